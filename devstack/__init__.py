@@ -1,0 +1,2 @@
+"""Local infrastructure for development and tests: the moto S3/SQS emulator, the Genesys stand-in,
+clamd, a throwaway PostgreSQL, and the supervisor behind `make run` (`python -m devstack`)."""

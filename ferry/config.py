@@ -1,0 +1,308 @@
+"""Every setting Ferry reads, from environment variables, validated in one place.
+
+`Settings.from_env()` is the only reader of the environment. Development and test modes
+(`FERRY_ENV=development|test`) fill in defaults that point at the local stack that `make run`
+starts; production mode (the default, so that a forgotten variable can never silently run a
+deployment on development secrets) requires every secret and names the one that is missing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from genesys.regions import hosts_for_region
+
+ENVIRONMENTS = ("development", "test", "production")
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_INSTANCE_PATH = PROJECT_ROOT / "instance"
+
+# Identities that the local stand-in is seeded with by `make run` and the tests. They are only ever
+# used when FERRY_ENV is development or test.
+DEV_ORG_ID = "5a0c0ffe-0000-4000-8000-000000000001"
+DEV_CLIENT_ID = "ferry-dev-messaging"
+DEV_CLIENT_SECRET = "ferry-dev-messaging-secret"  # noqa: S105 - development-only default
+DEV_OAUTH_CLIENT_ID = "ferry-dev-viewer"
+DEV_OAUTH_CLIENT_SECRET = "ferry-dev-viewer-secret"  # noqa: S105 - development-only default
+DEV_WEBHOOK_SECRET = "ferry-dev-webhook-secret-0123456789"  # noqa: S105 - development-only default
+
+GIB = 1024**3
+MIB = 1024**2
+
+DEFAULT_ALLOWED_TYPES = (
+    "video/*",
+    "image/*",
+    "audio/*",
+    "application/pdf",
+    "application/dicom",
+    "application/msword",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.ms-excel",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.ms-powerpoint",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "application/vnd.oasis.opendocument.text",
+    "application/vnd.oasis.opendocument.spreadsheet",
+    "application/rtf",
+    "text/plain",
+    "text/csv",
+)
+DEFAULT_NATIVE_PREVIEW_TYPES = ("image/jpeg", "image/png", "image/gif", "application/pdf", "video/mp4")
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or invalid; the message names the environment variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Ferry's configuration. Field names are the lower-cased environment variable names."""
+
+    ferry_env: str = "production"
+    secret_key: str = ""
+    database_url: str = ""
+    public_base_url: str = ""
+    instance_path: str = str(DEFAULT_INSTANCE_PATH)
+    log_level: str = "INFO"
+
+    # AWS: S3 and SQS (endpoints only for the local emulator; credentials come from boto3's usual chain)
+    aws_region: str = "eu-west-1"
+    s3_bucket: str = ""
+    s3_endpoint_url: str | None = None
+    s3_incoming_prefix: str = "incoming/"
+    s3_quarantine_prefix: str = "quarantine/"
+    sqs_queue_url: str = ""
+    sqs_endpoint_url: str | None = None
+    widget_origins: tuple[str, ...] = ()
+
+    # ClamAV
+    clamd_address: str = ""
+    clamd_timeout_seconds: float = 600.0
+
+    # Genesys Cloud
+    genesys_region: str = ""
+    genesys_api_base_url: str = ""
+    genesys_login_base_url: str = ""
+    genesys_org_id: str = ""
+    genesys_client_id: str = ""
+    genesys_client_secret: str = ""
+    genesys_oauth_client_id: str = ""
+    genesys_oauth_client_secret: str = ""
+    genesys_integration_id: str = ""
+    genesys_webhook_secret: str = ""
+    genesys_host_origins: tuple[str, ...] = ()
+    genesys_timeout_seconds: float = 10.0
+
+    # Viewer roles (Genesys role names)
+    viewer_agent_roles: tuple[str, ...] = ("Agent",)
+    viewer_reviewer_roles: tuple[str, ...] = ("Quality Evaluator", "Quality Administrator")
+    viewer_auditor_roles: tuple[str, ...] = ("Quality Administrator",)
+
+    # Upload policy
+    upload_max_bytes: int = 50 * GIB
+    upload_allowed_types: tuple[str, ...] = DEFAULT_ALLOWED_TYPES
+    upload_max_files_per_chat: int = 50
+    native_preview_types: tuple[str, ...] = DEFAULT_NATIVE_PREVIEW_TYPES
+    native_preview_max_bytes: int = 25 * 1000 * 1000
+
+    # Chat
+    chat_max_message_chars: int = 4000
+
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_production(self) -> bool:
+        return self.ferry_env == "production"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from `environ` (default: os.environ), then apply keyword overrides.
+
+        :raise ConfigError: naming the variable that is missing or invalid.
+        """
+        env = dict(os.environ if environ is None else environ)
+        reader = _Reader(env)
+        mode = reader.choice("FERRY_ENV", ENVIRONMENTS, default="production")
+        dev = mode != "production"
+        instance = Path(reader.text("FERRY_INSTANCE_PATH", str(DEFAULT_INSTANCE_PATH)))
+        public = reader.url("PUBLIC_BASE_URL", "http://127.0.0.1:8000" if dev else None).rstrip("/")
+
+        api_base, login_base, host_origins = _genesys_hosts(reader, dev)
+
+        values: dict[str, Any] = dict(
+            ferry_env=mode,
+            secret_key=reader.secret("SECRET_KEY", "development-only-secret-key" if dev else None, min_len=16),
+            database_url=reader.database_url("DATABASE_URL", f"sqlite:///{instance / 'ferry.sqlite3'}"),
+            public_base_url=public,
+            instance_path=str(instance),
+            log_level=reader.choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), default="INFO"),
+            aws_region=reader.text("AWS_REGION", "eu-west-1"),
+            s3_bucket=reader.required("S3_BUCKET", "ferry-dev" if dev else None),
+            s3_endpoint_url=reader.optional_url("S3_ENDPOINT_URL", "http://127.0.0.1:8200" if dev else None),
+            s3_incoming_prefix=reader.prefix("S3_INCOMING_PREFIX", "incoming/"),
+            s3_quarantine_prefix=reader.prefix("S3_QUARANTINE_PREFIX", "quarantine/"),
+            sqs_queue_url=reader.url(
+                "SQS_QUEUE_URL", "http://127.0.0.1:8200/123456789012/ferry-dev-scan" if dev else None
+            ),
+            sqs_endpoint_url=reader.optional_url("SQS_ENDPOINT_URL", "http://127.0.0.1:8200" if dev else None),
+            widget_origins=reader.origins("WIDGET_ORIGINS", public if dev else None),
+            clamd_address=reader.required("CLAMD_ADDRESS", str(instance / "clamd" / "clamd.sock") if dev else None),
+            clamd_timeout_seconds=reader.number("CLAMD_TIMEOUT_SECONDS", 600.0),
+            genesys_region=reader.text("GENESYS_REGION", ""),
+            genesys_api_base_url=api_base,
+            genesys_login_base_url=login_base,
+            genesys_org_id=reader.required("GENESYS_ORG_ID", DEV_ORG_ID if dev else None),
+            genesys_client_id=reader.required("GENESYS_CLIENT_ID", DEV_CLIENT_ID if dev else None),
+            genesys_client_secret=reader.secret("GENESYS_CLIENT_SECRET", DEV_CLIENT_SECRET if dev else None),
+            genesys_oauth_client_id=reader.required("GENESYS_OAUTH_CLIENT_ID", DEV_OAUTH_CLIENT_ID if dev else None),
+            genesys_oauth_client_secret=reader.secret(
+                "GENESYS_OAUTH_CLIENT_SECRET", DEV_OAUTH_CLIENT_SECRET if dev else None
+            ),
+            genesys_integration_id=reader.text("GENESYS_INTEGRATION_ID", ""),
+            genesys_webhook_secret=reader.secret(
+                "GENESYS_WEBHOOK_SECRET", DEV_WEBHOOK_SECRET if dev else None, min_len=16
+            ),
+            genesys_host_origins=reader.origins("GENESYS_HOST_ORIGINS", ",".join(host_origins)),
+            genesys_timeout_seconds=reader.number("GENESYS_TIMEOUT_SECONDS", 10.0),
+            viewer_agent_roles=reader.names("VIEWER_AGENT_ROLES", "Agent"),
+            viewer_reviewer_roles=reader.names("VIEWER_REVIEWER_ROLES", "Quality Evaluator,Quality Administrator"),
+            viewer_auditor_roles=reader.names("VIEWER_AUDITOR_ROLES", "Quality Administrator"),
+            upload_max_bytes=reader.integer("UPLOAD_MAX_BYTES", 50 * GIB, minimum=1),
+            upload_allowed_types=reader.names("UPLOAD_ALLOWED_TYPES", ",".join(DEFAULT_ALLOWED_TYPES)),
+            upload_max_files_per_chat=reader.integer("UPLOAD_MAX_FILES_PER_CHAT", 50, minimum=1),
+            native_preview_types=reader.names("NATIVE_PREVIEW_TYPES", ",".join(DEFAULT_NATIVE_PREVIEW_TYPES)),
+            native_preview_max_bytes=reader.integer("NATIVE_PREVIEW_MAX_BYTES", 25 * 1000 * 1000, minimum=0),
+            chat_max_message_chars=reader.integer("CHAT_MAX_MESSAGE_CHARS", 4000, minimum=1),
+        )
+        if reader.errors:
+            raise ConfigError("invalid configuration: " + "; ".join(reader.errors))
+        unknown = set(overrides) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        values.update(overrides)
+        return cls(**values)
+
+
+def _genesys_hosts(reader: _Reader, dev: bool) -> tuple[str, str, tuple[str, ...]]:
+    """API and login base URLs, and the agent UI origins, from GENESYS_REGION or explicit URLs."""
+    region = reader.text("GENESYS_REGION", "")
+    if region:
+        try:
+            api, login, apps = hosts_for_region(region)
+        except KeyError:
+            reader.errors.append(f"GENESYS_REGION {region!r} is not a known Genesys Cloud region")
+            return "", "", ()
+        return (
+            reader.url("GENESYS_API_BASE_URL", api).rstrip("/"),
+            reader.url("GENESYS_LOGIN_BASE_URL", login).rstrip("/"),
+            (apps,),
+        )
+    standin = "http://127.0.0.1:8100" if dev else None
+    if not dev and not reader.env.get("GENESYS_API_BASE_URL"):
+        reader.errors.append("GENESYS_REGION (or GENESYS_API_BASE_URL and GENESYS_LOGIN_BASE_URL) is required")
+        return "", "", ()
+    api = reader.url("GENESYS_API_BASE_URL", standin).rstrip("/")
+    login = reader.url("GENESYS_LOGIN_BASE_URL", standin).rstrip("/")
+    return api, login, (api,)
+
+
+@dataclass
+class _Reader:
+    """Typed access to the environment; collects an error naming each variable that is wrong."""
+
+    env: Mapping[str, str]
+    errors: list[str] = field(default_factory=list)
+
+    def _fail(self, message: str) -> str:
+        self.errors.append(message)
+        return ""
+
+    def _get(self, name: str) -> str | None:
+        value = self.env.get(name)
+        return value.strip() if value is not None and value.strip() != "" else None
+
+    def text(self, name: str, default: str) -> str:
+        return self._get(name) or default
+
+    def required(self, name: str, default: str | None) -> str:
+        value = self._get(name) or default
+        if not value:
+            return self._fail(f"{name} is required (set it in the environment)")
+        return value
+
+    def secret(self, name: str, default: str | None, min_len: int = 1) -> str:
+        value = self.required(name, default)
+        if value and len(value) < min_len:
+            return self._fail(f"{name} must be at least {min_len} characters long")
+        return value
+
+    def choice(self, name: str, allowed: tuple[str, ...], default: str) -> str:
+        value = self._get(name) or default
+        if value not in allowed:
+            self._fail(f"{name} must be one of {', '.join(allowed)} (got {value!r})")
+            return default
+        return value
+
+    def url(self, name: str, default: str | None) -> str:
+        value = self.required(name, default)
+        if value and not re.match(r"^https?://[^\s/]+", value):
+            return self._fail(f"{name} must be an http(s) URL (got {value!r})")
+        return value
+
+    def optional_url(self, name: str, default: str | None) -> str | None:
+        value = self._get(name) or default
+        return self.url(name, value) if value else None
+
+    def prefix(self, name: str, default: str) -> str:
+        value = self.text(name, default)
+        if not value.endswith("/") or value.startswith("/"):
+            return self._fail(f"{name} must be a key prefix ending in '/' (got {value!r})")
+        return value
+
+    def integer(self, name: str, default: int, minimum: int = 0) -> int:
+        raw = self._get(name)
+        try:
+            value = int(raw) if raw is not None else default
+        except ValueError:
+            self._fail(f"{name} must be a whole number (got {raw!r})")
+            return default
+        if value < minimum:
+            self._fail(f"{name} must be at least {minimum} (got {value})")
+        return value
+
+    def number(self, name: str, default: float) -> float:
+        raw = self._get(name)
+        try:
+            value = float(raw) if raw is not None else default
+        except ValueError:
+            self._fail(f"{name} must be a number (got {raw!r})")
+            return default
+        if value <= 0:
+            self._fail(f"{name} must be positive (got {value})")
+        return value
+
+    def names(self, name: str, default: str) -> tuple[str, ...]:
+        return tuple(part.strip() for part in self.text(name, default).split(",") if part.strip())
+
+    def origins(self, name: str, default: str | None) -> tuple[str, ...]:
+        values = self.names(name, default or "")
+        for origin in values:
+            if not re.match(r"^https?://[^/\s]+$", origin):
+                self._fail(f"{name} must list origins like https://example.com (got {origin!r})")
+        return values
+
+    def database_url(self, name: str, default: str) -> str:
+        """Accept Heroku's `postgres://` spelling and pick the psycopg 3 driver for PostgreSQL."""
+        url = self.text(name, default)
+        if url.startswith("postgres://"):
+            url = "postgresql://" + url[len("postgres://") :]
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://") :]
+        if not url.startswith(("sqlite:///", "postgresql+psycopg://")):
+            return self._fail(f"{name} must be a postgres://, postgresql:// or sqlite:/// URL")
+        return url

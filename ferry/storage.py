@@ -1,0 +1,369 @@
+"""Object storage: S3 (or the local moto server) behind a small interface.
+
+Nothing above this module imports botocore: errors become `StorageError` subclasses here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+from urllib.parse import quote, urlencode
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+# Presigned URLs are bearer credentials: keep them short. Downloads live minutes; upload parts are
+# re-signed on demand by the widget, so they need not outlive a slow part.
+MAX_PRESIGN_SECONDS = 7 * 24 * 3600
+READ_CHUNK = 1024 * 1024
+
+
+class StorageError(RuntimeError):
+    """S3 refused or failed a request."""
+
+
+class ObjectNotFound(StorageError):
+    """The key (or multipart upload) does not exist."""
+
+
+class StorageUnavailable(StorageError):
+    """S3 could not be reached."""
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    content_type: str | None
+    etag: str
+
+
+@dataclass(frozen=True)
+class UploadedPart:
+    number: int
+    etag: str
+    size: int
+
+
+@dataclass(frozen=True)
+class MultipartUpload:
+    key: str
+    upload_id: str
+    initiated: datetime
+
+
+class ObjectStorage(Protocol):
+    """What Ferry needs from object storage."""
+
+    bucket: str
+
+    def ping(self) -> None: ...
+    def presign_put(
+        self, key: str, *, content_type: str, tags: Mapping[str, str], expires: int, checksum_sha256: str | None = None
+    ) -> tuple[str, dict[str, str]]: ...
+    def create_multipart(self, key: str, *, content_type: str, tags: Mapping[str, str]) -> str: ...
+    def presign_part(
+        self, key: str, upload_id: str, part_number: int, *, expires: int, checksum_sha256: str | None = None
+    ) -> tuple[str, dict[str, str]]: ...
+    def list_parts(self, key: str, upload_id: str) -> list[UploadedPart]: ...
+    def complete_multipart(self, key: str, upload_id: str, parts: list[UploadedPart]) -> None: ...
+    def abort_multipart(self, key: str, upload_id: str) -> None: ...
+    def list_multipart_uploads(self, prefix: str) -> list[MultipartUpload]: ...
+    def head(self, key: str) -> ObjectInfo: ...
+    def get_tags(self, key: str) -> dict[str, str]: ...
+    def put_tags(self, key: str, tags: Mapping[str, str]) -> None: ...
+    def read(self, key: str, start: int | None = None, end: int | None = None) -> Iterator[bytes]: ...
+    def presign_get(
+        self, key: str, *, expires: int, filename: str | None, inline: bool, content_type: str | None
+    ) -> str: ...
+    def move(self, key: str, new_key: str) -> None: ...
+    def delete(self, key: str) -> None: ...
+
+
+class S3Storage:
+    """`ObjectStorage` over boto3; `endpoint_url` points it at the local emulator in development."""
+
+    def __init__(self, *, bucket: str, region: str, endpoint_url: str | None = None) -> None:
+        self.bucket = bucket
+        self.region = region
+        self.endpoint_url = endpoint_url
+        self.client = boto3.client(
+            "s3",
+            region_name=region,
+            endpoint_url=endpoint_url,
+            config=Config(
+                signature_version="s3v4",
+                retries={"max_attempts": 5, "mode": "standard"},
+                connect_timeout=5,
+                read_timeout=60,
+                # Path-style works against moto and every real S3 region.
+                s3={"addressing_style": "path" if endpoint_url else "virtual"},
+            ),
+        )
+
+    def _call(self, method: str, **kwargs: Any) -> Any:
+        try:
+            return getattr(self.client, method)(**kwargs)
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in ("NoSuchKey", "404", "NoSuchUpload", "NotFound", "NoSuchBucket"):
+                raise ObjectNotFound(f"{method}: {code}") from exc
+            raise StorageError(f"{method}: {code or exc}") from exc
+        except BotoCoreError as exc:
+            raise StorageUnavailable(f"{method}: {type(exc).__name__}") from exc
+
+    def ping(self) -> None:
+        """Check that the bucket exists and is reachable."""
+        self._call("head_bucket", Bucket=self.bucket)
+
+    def presign_put(
+        self, key: str, *, content_type: str, tags: Mapping[str, str], expires: int, checksum_sha256: str | None = None
+    ) -> tuple[str, dict[str, str]]:
+        """A presigned single PUT; returns the URL and the headers the browser must send with it."""
+        params: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Key": key,
+            "ContentType": content_type,
+            "Tagging": urlencode(dict(tags)),
+        }
+        headers = {"Content-Type": content_type, "x-amz-tagging": urlencode(dict(tags))}
+        if checksum_sha256:
+            params["ChecksumSHA256"] = checksum_sha256
+            headers["x-amz-checksum-sha256"] = checksum_sha256
+        return self._presign("put_object", params, expires), headers
+
+    def create_multipart(self, key: str, *, content_type: str, tags: Mapping[str, str]) -> str:
+        """Start a multipart upload; the object is born with `tags` (e.g. scan-status=pending)."""
+        answer = self._call(
+            "create_multipart_upload",
+            Bucket=self.bucket,
+            Key=key,
+            ContentType=content_type,
+            Tagging=urlencode(dict(tags)),
+        )
+        return str(answer["UploadId"])
+
+    def presign_part(
+        self, key: str, upload_id: str, part_number: int, *, expires: int, checksum_sha256: str | None = None
+    ) -> tuple[str, dict[str, str]]:
+        """A presigned URL for one part; a checksum signed into it makes S3 refuse a corrupted part."""
+        params: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Key": key,
+            "UploadId": upload_id,
+            "PartNumber": part_number,
+        }
+        headers: dict[str, str] = {}
+        if checksum_sha256:
+            params["ChecksumSHA256"] = checksum_sha256
+            headers["x-amz-checksum-sha256"] = checksum_sha256
+        return self._presign("upload_part", params, expires), headers
+
+    def list_parts(self, key: str, upload_id: str) -> list[UploadedPart]:
+        """Every part S3 holds for the upload, in part-number order."""
+        parts: list[UploadedPart] = []
+        marker = 0
+        while True:
+            answer = self._call(
+                "list_parts", Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumberMarker=marker, MaxParts=1000
+            )
+            parts.extend(
+                UploadedPart(number=int(p["PartNumber"]), etag=str(p["ETag"]), size=int(p["Size"]))
+                for p in answer.get("Parts", [])
+            )
+            if not answer.get("IsTruncated"):
+                return parts
+            marker = int(answer["NextPartNumberMarker"])
+
+    def complete_multipart(self, key: str, upload_id: str, parts: list[UploadedPart]) -> None:
+        self._call(
+            "complete_multipart_upload",
+            Bucket=self.bucket,
+            Key=key,
+            UploadId=upload_id,
+            MultipartUpload={"Parts": [{"PartNumber": p.number, "ETag": p.etag} for p in parts]},
+        )
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        self._call("abort_multipart_upload", Bucket=self.bucket, Key=key, UploadId=upload_id)
+
+    def list_multipart_uploads(self, prefix: str) -> list[MultipartUpload]:
+        uploads: list[MultipartUpload] = []
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}
+        while True:
+            answer = self._call("list_multipart_uploads", **kwargs)
+            uploads.extend(
+                MultipartUpload(key=str(u["Key"]), upload_id=str(u["UploadId"]), initiated=u["Initiated"])
+                for u in answer.get("Uploads", [])
+            )
+            if not answer.get("IsTruncated"):
+                return uploads
+            kwargs["KeyMarker"] = answer["NextKeyMarker"]
+            kwargs["UploadIdMarker"] = answer["NextUploadIdMarker"]
+
+    def head(self, key: str) -> ObjectInfo:
+        answer = self._call("head_object", Bucket=self.bucket, Key=key)
+        return ObjectInfo(
+            key=key,
+            size=int(answer["ContentLength"]),
+            content_type=answer.get("ContentType"),
+            etag=str(answer.get("ETag", "")),
+        )
+
+    def get_tags(self, key: str) -> dict[str, str]:
+        answer = self._call("get_object_tagging", Bucket=self.bucket, Key=key)
+        return {str(t["Key"]): str(t["Value"]) for t in answer.get("TagSet", [])}
+
+    def put_tags(self, key: str, tags: Mapping[str, str]) -> None:
+        self._call(
+            "put_object_tagging",
+            Bucket=self.bucket,
+            Key=key,
+            Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in tags.items()]},
+        )
+
+    def read(self, key: str, start: int | None = None, end: int | None = None) -> Iterator[bytes]:
+        """Stream the object (or bytes start..end inclusive) in chunks; never the whole object at once."""
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if start is not None:
+            kwargs["Range"] = f"bytes={start}-{'' if end is None else end}"
+        body = self._call("get_object", **kwargs)["Body"]
+        try:
+            yield from body.iter_chunks(READ_CHUNK)
+        except BotoCoreError as exc:
+            raise StorageUnavailable(f"get_object stream: {type(exc).__name__}") from exc
+        finally:
+            body.close()
+
+    def presign_get(
+        self, key: str, *, expires: int, filename: str | None, inline: bool, content_type: str | None
+    ) -> str:
+        """A presigned GET that makes S3 answer with our Content-Disposition and Content-Type."""
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if filename is not None:
+            params["ResponseContentDisposition"] = content_disposition(filename, inline=inline)
+        if content_type:
+            params["ResponseContentType"] = content_type
+        return self._presign("get_object", params, expires)
+
+    def move(self, key: str, new_key: str) -> None:
+        """Copy the object (with its tags) to `new_key`, then delete the original."""
+        self._call(
+            "copy_object",
+            Bucket=self.bucket,
+            Key=new_key,
+            CopySource={"Bucket": self.bucket, "Key": key},
+            TaggingDirective="COPY",
+        )
+        self.delete(key)
+
+    def delete(self, key: str) -> None:
+        self._call("delete_object", Bucket=self.bucket, Key=key)
+
+    def _presign(self, method: str, params: dict[str, Any], expires: int) -> str:
+        if not 1 <= expires <= MAX_PRESIGN_SECONDS:
+            raise ValueError(f"presigned URL lifetime must be 1..{MAX_PRESIGN_SECONDS} s")
+        try:
+            return str(self.client.generate_presigned_url(method, Params=params, ExpiresIn=expires))
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"presign {method}: {type(exc).__name__}") from exc
+
+    # -- bucket set-up (`flask storage init`) -------------------------------------------------
+
+    def ensure_bucket(self) -> None:
+        """Create the bucket if it does not exist (development; production buckets come from IaC)."""
+        try:
+            self.ping()
+        except ObjectNotFound:
+            kwargs: dict[str, Any] = {"Bucket": self.bucket}
+            if self.region != "us-east-1":
+                kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
+            self._call("create_bucket", **kwargs)
+
+    def configure(
+        self, *, widget_origins: tuple[str, ...], queue_arn: str, incoming_prefix: str, abort_after_days: int
+    ) -> None:
+        """CORS for the widget (with ETag exposed), S3→SQS events, abandoned-upload clean-up."""
+        self._call(
+            "put_bucket_cors",
+            Bucket=self.bucket,
+            CORSConfiguration={
+                "CORSRules": [
+                    {
+                        "AllowedOrigins": list(widget_origins),
+                        "AllowedMethods": ["PUT", "GET", "HEAD"],
+                        "AllowedHeaders": ["*"],
+                        # The browser must read each part's ETag to complete a multipart upload.
+                        "ExposeHeaders": ["ETag"],
+                        "MaxAgeSeconds": 3600,
+                    }
+                ]
+            },
+        )
+        self._call(
+            "put_bucket_notification_configuration",
+            Bucket=self.bucket,
+            NotificationConfiguration={
+                "QueueConfigurations": [
+                    {
+                        "Id": "ferry-scan-incoming",
+                        "QueueArn": queue_arn,
+                        "Events": ["s3:ObjectCreated:*"],
+                        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": incoming_prefix}]}},
+                    }
+                ]
+            },
+        )
+        self._call(
+            "put_bucket_lifecycle_configuration",
+            Bucket=self.bucket,
+            LifecycleConfiguration={
+                "Rules": [
+                    {
+                        "ID": "abort-incomplete-multipart-uploads",
+                        "Status": "Enabled",
+                        "Filter": {"Prefix": ""},
+                        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": abort_after_days},
+                    }
+                ]
+            },
+        )
+
+    def describe_configuration(self) -> dict[str, Any]:
+        """The bucket's CORS, notification and lifecycle set-up (for tests and `flask storage show`)."""
+        return {
+            "cors": self._call("get_bucket_cors", Bucket=self.bucket).get("CORSRules", []),
+            "notification": self._call("get_bucket_notification_configuration", Bucket=self.bucket).get(
+                "QueueConfigurations", []
+            ),
+            "lifecycle": self._call("get_bucket_lifecycle_configuration", Bucket=self.bucket).get("Rules", []),
+        }
+
+
+def content_disposition(filename: str, *, inline: bool) -> str:
+    """An RFC 6266 Content-Disposition with an ASCII fallback and the RFC 5987 UTF-8 name."""
+    fallback = "".join(c if 0x20 <= ord(c) < 0x7F and c not in '"\\%;' else "_" for c in filename) or "file"
+    kind = "inline" if inline else "attachment"
+    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def queue_policy(queue_arn: str, bucket: str) -> str:
+    """The SQS access policy that lets the bucket send its event notifications to the queue."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "s3.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": queue_arn,
+                    "Condition": {"ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{bucket}"}},
+                }
+            ],
+        }
+    )

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# `make test`: lint, types, then the whole suite on SQLite and again on a throwaway PostgreSQL, with a
+# real clamd loaded with the project's test signatures. Stops everything it started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/.venv/bin:$PATH"
+
+work=$(mktemp -d /tmp/ferry-test.XXXXXX)
+chmod 755 "$work"
+cleanup() {
+  python -m devstack.clamd stop --run-dir "$work/clamd" >/dev/null 2>&1 || true
+  python -m devstack.postgres stop "$work/postgres" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "== ruff"
+ruff check .
+ruff format --check .
+echo "== mypy"
+mypy
+
+echo "== starting clamd (test signatures) and PostgreSQL"
+FERRY_TEST_CLAMD_ADDRESS=$(python -m devstack.clamd start --run-dir "$work/clamd")
+export FERRY_TEST_CLAMD_ADDRESS
+pg_url=$(python -m devstack.postgres start "$work/postgres")
+
+echo "== pytest on SQLite"
+env -u DATABASE_URL pytest "$@"
+
+echo "== pytest on PostgreSQL"
+DATABASE_URL="$pg_url" pytest "$@"

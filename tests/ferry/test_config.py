@@ -1,0 +1,112 @@
+"""Settings come from the environment, with development defaults and strict production checks."""
+
+from __future__ import annotations
+
+import pytest
+
+from ferry.config import ConfigError, Settings
+
+PRODUCTION = {
+    "FERRY_ENV": "production",
+    "SECRET_KEY": "s" * 32,
+    "DATABASE_URL": "postgres://u:p@db.example.com:5432/ferry",
+    "PUBLIC_BASE_URL": "https://ferry.example.com",
+    "S3_BUCKET": "evidence",
+    "SQS_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/123456789012/ferry-scan",
+    "CLAMD_ADDRESS": "127.0.0.1:3310",
+    "GENESYS_REGION": "eu_west_1",
+    "GENESYS_ORG_ID": "org-1",
+    "GENESYS_CLIENT_ID": "cc-id",
+    "GENESYS_CLIENT_SECRET": "cc-secret",
+    "GENESYS_OAUTH_CLIENT_ID": "code-id",
+    "GENESYS_OAUTH_CLIENT_SECRET": "code-secret",
+    "GENESYS_INTEGRATION_ID": "integration-1",
+    "GENESYS_WEBHOOK_SECRET": "w" * 20,
+    "WIDGET_ORIGINS": "https://www.insurer.example",
+}
+
+
+def test_development_runs_on_embedded_defaults() -> None:
+    settings = Settings.from_env({"FERRY_ENV": "development"})
+    assert settings.public_base_url == "http://127.0.0.1:8000"
+    assert settings.genesys_api_base_url == "http://127.0.0.1:8100"
+    assert settings.s3_endpoint_url == "http://127.0.0.1:8200"
+    assert settings.database_url.startswith("sqlite:///") and settings.database_url.endswith("ferry.sqlite3")
+    assert settings.viewer_agent_roles == ("Agent",)
+    assert settings.viewer_reviewer_roles == ("Quality Evaluator", "Quality Administrator")
+
+
+def test_production_is_the_default_mode() -> None:
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        Settings.from_env({})
+
+
+def test_complete_production_configuration() -> None:
+    settings = Settings.from_env(PRODUCTION)
+    assert settings.is_production
+    assert settings.database_url == "postgresql+psycopg://u:p@db.example.com:5432/ferry"
+    assert settings.genesys_api_base_url == "https://api.mypurecloud.ie"
+    assert settings.genesys_login_base_url == "https://login.mypurecloud.ie"
+    assert settings.genesys_host_origins == ("https://apps.mypurecloud.ie",)
+    assert settings.s3_endpoint_url is None
+
+
+@pytest.mark.parametrize(
+    "missing",
+    [
+        "SECRET_KEY",
+        "GENESYS_CLIENT_SECRET",
+        "GENESYS_OAUTH_CLIENT_SECRET",
+        "GENESYS_WEBHOOK_SECRET",
+        "S3_BUCKET",
+        "CLAMD_ADDRESS",
+        "GENESYS_ORG_ID",
+    ],
+)
+def test_production_names_the_missing_variable(missing: str) -> None:
+    environ = {k: v for k, v in PRODUCTION.items() if k != missing}
+    with pytest.raises(ConfigError, match=missing):
+        Settings.from_env(environ)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("FERRY_ENV", "staging", "FERRY_ENV must be one of"),
+        ("GENESYS_REGION", "mars_1", "GENESYS_REGION 'mars_1' is not a known"),
+        ("PUBLIC_BASE_URL", "ferry.example.com", "PUBLIC_BASE_URL must be an http"),
+        ("UPLOAD_MAX_BYTES", "lots", "UPLOAD_MAX_BYTES must be a whole number"),
+        ("GENESYS_WEBHOOK_SECRET", "short", "at least 16 characters"),
+        ("DATABASE_URL", "mysql://x/y", "DATABASE_URL must be"),
+        ("WIDGET_ORIGINS", "https://a.example/path", "WIDGET_ORIGINS must list origins"),
+        ("S3_INCOMING_PREFIX", "incoming", "S3_INCOMING_PREFIX must be a key prefix"),
+    ],
+)
+def test_invalid_values_are_named(name: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env({**PRODUCTION, name: value})
+
+
+def test_explicit_base_urls_instead_of_a_region() -> None:
+    environ = {k: v for k, v in PRODUCTION.items() if k != "GENESYS_REGION"}
+    with pytest.raises(ConfigError, match="GENESYS_REGION"):
+        Settings.from_env(environ)
+    settings = Settings.from_env(
+        {**environ, "GENESYS_API_BASE_URL": "https://api.example", "GENESYS_LOGIN_BASE_URL": "https://login.example"}
+    )
+    assert settings.genesys_login_base_url == "https://login.example"
+
+
+def test_heroku_postgres_spelling_is_accepted() -> None:
+    settings = Settings.from_env({"FERRY_ENV": "development", "DATABASE_URL": "postgres://a:b@h/d"})
+    assert settings.database_url == "postgresql+psycopg://a:b@h/d"
+
+
+def test_role_lists_are_parsed() -> None:
+    settings = Settings.from_env({"FERRY_ENV": "development", "VIEWER_AGENT_ROLES": " Agent , Supervisor ,"})
+    assert settings.viewer_agent_roles == ("Agent", "Supervisor")
+
+
+def test_unknown_override_is_refused() -> None:
+    with pytest.raises(ConfigError, match="unknown setting"):
+        Settings.from_env({"FERRY_ENV": "development"}, not_a_setting=1)

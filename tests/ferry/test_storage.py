@@ -1,0 +1,142 @@
+"""The S3 adapter against moto: presigned uploads, multipart, tags, ranged reads, bucket set-up."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+import requests
+from moto import mock_aws
+
+from ferry.config import Settings
+from ferry.queues import SqsQueue
+from ferry.storage import ObjectNotFound, S3Storage, UploadedPart, content_disposition
+from tests.conftest import REGION
+
+MIB = 1024 * 1024
+
+
+@pytest.fixture
+def storage(settings: Settings, aws: None) -> S3Storage:
+    return S3Storage(bucket=settings.s3_bucket, region=REGION)
+
+
+def put_part(url: str, headers: dict[str, str], body: bytes) -> str:
+    answer = requests.put(url, data=body, headers=headers, timeout=10)
+    answer.raise_for_status()
+    return answer.headers["ETag"]
+
+
+def test_presigned_put_stores_the_object_with_its_tags(storage: S3Storage) -> None:
+    url, headers = storage.presign_put(
+        "incoming/a", content_type="application/pdf", tags={"scan-status": "pending"}, expires=300
+    )
+    assert headers["Content-Type"] == "application/pdf"
+    requests.put(url, data=b"%PDF-1.7 body", headers=headers, timeout=10).raise_for_status()
+    info = storage.head("incoming/a")
+    assert info.size == len(b"%PDF-1.7 body")
+    assert storage.get_tags("incoming/a") == {"scan-status": "pending"}
+
+
+def test_multipart_upload_lists_completes_and_reads_back(storage: S3Storage) -> None:
+    upload_id = storage.create_multipart("incoming/big", content_type="video/mp4", tags={"scan-status": "pending"})
+    chunks = [b"a" * (5 * MIB), b"b" * (5 * MIB), b"tail"]
+    for number, chunk in enumerate(chunks[:2], start=1):
+        url, headers = storage.presign_part("incoming/big", upload_id, number, expires=300)
+        put_part(url, headers, chunk)
+    assert [p.number for p in storage.list_parts("incoming/big", upload_id)] == [1, 2]
+    url, headers = storage.presign_part("incoming/big", upload_id, 3, expires=300)
+    put_part(url, headers, chunks[2])
+    parts = storage.list_parts("incoming/big", upload_id)
+    storage.complete_multipart("incoming/big", upload_id, parts)
+
+    digest = hashlib.sha256()
+    for chunk in storage.read("incoming/big"):
+        digest.update(chunk)
+    assert digest.hexdigest() == hashlib.sha256(b"".join(chunks)).hexdigest()
+    assert b"".join(storage.read("incoming/big", start=5 * MIB - 2, end=5 * MIB + 1)) == b"aabb"
+    assert storage.get_tags("incoming/big") == {"scan-status": "pending"}
+
+
+def test_abort_removes_the_upload(storage: S3Storage) -> None:
+    upload_id = storage.create_multipart("incoming/gone", content_type="video/mp4", tags={})
+    assert [u.upload_id for u in storage.list_multipart_uploads("incoming/")] == [upload_id]
+    storage.abort_multipart("incoming/gone", upload_id)
+    assert storage.list_multipart_uploads("incoming/") == []
+    with pytest.raises(ObjectNotFound):
+        storage.list_parts("incoming/gone", upload_id)
+
+
+def test_completing_with_a_wrong_etag_is_a_storage_error(storage: S3Storage) -> None:
+    upload_id = storage.create_multipart("incoming/bad", content_type="video/mp4", tags={})
+    with pytest.raises(Exception, match="complete_multipart_upload"):
+        storage.complete_multipart("incoming/bad", upload_id, [UploadedPart(number=1, etag='"nope"', size=1)])
+
+
+def test_missing_object_is_object_not_found(storage: S3Storage) -> None:
+    with pytest.raises(ObjectNotFound):
+        storage.head("incoming/missing")
+
+
+def test_move_keeps_content_and_tags(storage: S3Storage) -> None:
+    url, headers = storage.presign_put("incoming/m", content_type="text/plain", tags={"scan-status": "infected"}, expires=60)
+    requests.put(url, data=b"x", headers=headers, timeout=10).raise_for_status()
+    storage.move("incoming/m", "quarantine/m")
+    assert storage.get_tags("quarantine/m") == {"scan-status": "infected"}
+    with pytest.raises(ObjectNotFound):
+        storage.head("incoming/m")
+
+
+def test_presigned_get_sets_disposition(storage: S3Storage) -> None:
+    url, headers = storage.presign_put("incoming/d", content_type="application/pdf", tags={}, expires=60)
+    requests.put(url, data=b"%PDF", headers=headers, timeout=10).raise_for_status()
+    get_url = storage.presign_get("incoming/d", expires=300, filename="Schadensmeldung ä.pdf", inline=False, content_type="application/pdf")
+    answer = requests.get(get_url, timeout=10)
+    assert answer.content == b"%PDF"
+    assert answer.headers["Content-Disposition"].startswith("attachment;")
+    with pytest.raises(ValueError, match="lifetime"):
+        storage.presign_get("incoming/d", expires=8 * 24 * 3600, filename=None, inline=True, content_type=None)
+
+
+@pytest.mark.parametrize(
+    ("name", "inline", "expected"),
+    [
+        ("claim.pdf", True, "inline; filename=\"claim.pdf\"; filename*=UTF-8''claim.pdf"),
+        ('a"b;c.mp4', False, "attachment; filename=\"a_b_c.mp4\"; filename*=UTF-8''a%22b%3Bc.mp4"),
+        ("Übersicht €.pdf", False, "attachment; filename=\"_bersicht _.pdf\"; filename*=UTF-8''%C3%9Cbersicht%20%E2%82%AC.pdf"),
+        ("line\r\nbreak.txt", False, "attachment; filename=\"line__break.txt\"; filename*=UTF-8''line%0D%0Abreak.txt"),
+    ],
+)
+def test_content_disposition_is_rfc6266_and_5987(name: str, inline: bool, expected: str) -> None:
+    assert content_disposition(name, inline=inline) == expected
+
+
+def test_configure_sets_cors_events_and_lifecycle(settings: Settings) -> None:
+    with mock_aws():
+        storage = S3Storage(bucket=settings.s3_bucket, region=REGION)
+        queue = SqsQueue(url=settings.sqs_queue_url, region=REGION)
+        storage.ensure_bucket()
+        storage.ensure_bucket()  # idempotent
+        queue.ensure(visibility_timeout=60)
+        storage.configure(
+            widget_origins=("https://www.insurer.example",),
+            queue_arn=queue.arn(),
+            incoming_prefix="incoming/",
+            abort_after_days=3,
+        )
+        described = storage.describe_configuration()
+        assert described["cors"][0]["AllowedOrigins"] == ["https://www.insurer.example"]
+        assert described["cors"][0]["ExposeHeaders"] == ["ETag"]
+        event = described["notification"][0]
+        assert event["QueueArn"] == queue.arn()
+        assert event["Filter"]["Key"]["FilterRules"] == [{"Name": "prefix", "Value": "incoming/"}]
+        assert described["lifecycle"][0]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 3}
+
+        # An object under the prefix produces an ObjectCreated event on the queue.
+        url, headers = storage.presign_put("incoming/e", content_type="text/plain", tags={}, expires=60)
+        requests.put(url, data=b"x", headers=headers, timeout=10).raise_for_status()
+        bodies = [json.loads(m.body) for m in queue.receive(max_messages=10, wait_seconds=0, visibility_timeout=30)]
+        keys = [r["s3"]["object"]["key"] for b in bodies for r in b.get("Records", [])]
+        # Keys arrive URL-encoded, as real S3 sends them.
+        assert "incoming%2Fe" in keys
