@@ -1,0 +1,196 @@
+"""Operator commands: `flask genesys create-integration` and `flask genesys doctor`."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+import click
+from flask.cli import AppGroup
+
+from ferry.services import get_services
+from genesys.client import GenesysClient
+from genesys.errors import GenesysError
+from genesys.models import WEBHOOK_SECRET_MIN_LENGTH, CreateStatus, OpenIntegration, OpenIntegrationRequest
+
+WEBHOOK_PATH = "/genesys/webhook"
+
+genesys_cli = AppGroup("genesys", help="Genesys Cloud set-up and checks.")
+
+
+def webhook_url_for(public_base_url: str) -> str:
+    """Where Genesys must POST agent messages: `{PUBLIC_BASE_URL}/genesys/webhook`."""
+    return public_base_url.rstrip("/") + WEBHOOK_PATH
+
+
+@genesys_cli.command("create-integration")
+@click.option("--name", default="Ferry", show_default=True, help="Name of the integration in Genesys Cloud.")
+@click.option(
+    "--webhook-url", default=None, help="Outbound webhook [default: {PUBLIC_BASE_URL}/genesys/webhook]."
+)
+@click.option("--secret", default=None, help="Webhook signature secret [default: GENESYS_WEBHOOK_SECRET].")
+@click.option(
+    "--wait", default=120.0, show_default=True, help="Seconds to wait for Genesys to finish creating it."
+)
+@click.option("--poll-interval", default=2.0, show_default=True, help="Seconds between status checks.")
+def create_integration(
+    name: str, webhook_url: str | None, secret: str | None, wait: float, poll_interval: float
+) -> None:
+    """Create the Open Messaging integration whose webhook is Ferry, and print its id."""
+    services = get_services()
+    settings = services.settings
+    url = webhook_url or webhook_url_for(settings.public_base_url)
+    secret = secret if secret is not None else settings.genesys_webhook_secret
+    if len(secret) < WEBHOOK_SECRET_MIN_LENGTH:
+        raise click.UsageError(
+            f"the webhook secret must be at least {WEBHOOK_SECRET_MIN_LENGTH} characters long "
+            "(set GENESYS_WEBHOOK_SECRET or pass --secret)"
+        )
+    request = OpenIntegrationRequest(
+        name=name,
+        outbound_notification_webhook_url=url,
+        outbound_notification_webhook_signature_secret_token=secret,
+    )
+    client: GenesysClient = services.genesys
+    try:
+        integration = client.create_open_integration(request)
+        click.echo(f"creating integration {integration.id} ({name}) with webhook {url}")
+        integration = _wait_until_created(client, integration, wait, poll_interval)
+    except GenesysError as exc:
+        raise click.ClickException(f"Genesys refused: {exc}") from None
+    click.echo(f"integration {integration.id} is ready. Put this in the environment:")
+    click.echo(f"GENESYS_INTEGRATION_ID={integration.id}")
+
+
+def _wait_until_created(
+    client: GenesysClient, integration: OpenIntegration, wait: float, poll_interval: float
+) -> OpenIntegration:
+    """Poll until `createStatus` is Completed; ClickException on Error or when `wait` runs out."""
+    deadline = time.monotonic() + wait
+    while True:
+        if integration.create_status == CreateStatus.COMPLETED:
+            return integration
+        if integration.create_status == CreateStatus.ERROR:
+            raise click.ClickException(
+                f"Genesys could not create integration {integration.id}: {_why(integration)}"
+            )
+        if time.monotonic() >= deadline:
+            raise click.ClickException(
+                f"integration {integration.id} is still {integration.create_status or 'not reported'} after "
+                f"{wait:g} s; check it later with `flask genesys doctor`"
+            )
+        time.sleep(poll_interval)
+        integration = client.get_open_integration(integration.id)
+
+
+def _why(integration: OpenIntegration) -> str:
+    error = integration.create_error
+    if error is None:
+        return "no reason given"
+    return " ".join(part for part in (error.message, f"({error.code})" if error.code else None) if part)
+
+
+# -- doctor -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the doctor's report."""
+
+    name: str
+    outcome: Literal["OK", "FAIL", "SKIP"]  # SKIP: could not be checked, which is not a failure
+    detail: str
+
+
+@genesys_cli.command("doctor")
+def doctor() -> None:
+    """Check the Genesys set-up: credentials, organization, integration and its webhook."""
+    services = get_services()
+    checks = run_checks(
+        services.genesys,
+        public_base_url=services.settings.public_base_url,
+        org_id=services.settings.genesys_org_id,
+        integration_id=services.settings.genesys_integration_id,
+    )
+    for check in checks:
+        click.echo(f"{check.outcome:<4} {check.name}: {check.detail}")
+    if any(check.outcome == "FAIL" for check in checks):
+        raise click.exceptions.Exit(1)
+
+
+def run_checks(
+    client: GenesysClient, *, public_base_url: str, org_id: str, integration_id: str
+) -> list[Check]:
+    """Every doctor check, in order; later checks are skipped when the credentials do not work."""
+    try:
+        client.service_token()
+    except GenesysError as exc:
+        reason = "needs working client credentials"
+        return [
+            Check("credentials", "FAIL", f"no client-credentials token from {client.login_base_url}: {exc}"),
+            Check("organization", "SKIP", reason),
+            Check("integration", "SKIP", reason),
+        ]
+    checks = [Check("credentials", "OK", f"client-credentials token from {client.login_base_url}")]
+    checks.append(_organization(client, org_id))
+    integration, check = _integration(client, integration_id)
+    checks.append(check)
+    if integration is not None:
+        checks.append(_create_status(integration))
+        checks.append(_webhook(integration, webhook_url_for(public_base_url)))
+    return checks
+
+
+def _organization(client: GenesysClient, org_id: str) -> Check:
+    try:
+        organization = client.get_organization_me()
+    except GenesysError as exc:
+        if exc.status in (403, 404):
+            return Check(
+                "organization", "SKIP", f"not discoverable with this client ({exc}); GENESYS_ORG_ID unchecked"
+            )
+        return Check("organization", "FAIL", f"could not read the client's organization: {exc}")
+    label = f"{organization.id} ({organization.name or 'unnamed'})"
+    if not org_id:
+        return Check("organization", "FAIL", f"GENESYS_ORG_ID is not set; the client belongs to {label}")
+    if organization.id != org_id:
+        return Check("organization", "FAIL", f"the client belongs to {label}, but GENESYS_ORG_ID is {org_id}")
+    return Check("organization", "OK", f"{label} matches GENESYS_ORG_ID")
+
+
+def _integration(client: GenesysClient, integration_id: str) -> tuple[OpenIntegration | None, Check]:
+    if not integration_id:
+        return None, Check(
+            "integration",
+            "FAIL",
+            "GENESYS_INTEGRATION_ID is not set (run `flask genesys create-integration`)",
+        )
+    try:
+        integration = client.get_open_integration(integration_id)
+    except GenesysError as exc:
+        if exc.status == 404:
+            return None, Check(
+                "integration", "FAIL", f"GENESYS_INTEGRATION_ID {integration_id} does not exist"
+            )
+        return None, Check("integration", "FAIL", f"could not read integration {integration_id}: {exc}")
+    return integration, Check(
+        "integration", "OK", f"{integration.id} ({integration.name or 'unnamed'}) exists"
+    )
+
+
+def _create_status(integration: OpenIntegration) -> Check:
+    if integration.create_status == CreateStatus.COMPLETED:
+        return Check("integration status", "OK", "createStatus Completed")
+    if integration.create_status == CreateStatus.ERROR:
+        return Check("integration status", "FAIL", f"createStatus Error: {_why(integration)}")
+    return Check("integration status", "FAIL", f"createStatus is {integration.create_status or 'missing'}")
+
+
+def _webhook(integration: OpenIntegration, expected: str) -> Check:
+    actual = integration.outbound_notification_webhook_url
+    if actual != expected:
+        return Check(
+            "webhook URL", "FAIL", f"Genesys posts to {actual or 'nowhere'}, Ferry listens at {expected}"
+        )
+    return Check("webhook URL", "OK", expected)
