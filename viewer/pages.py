@@ -1,0 +1,276 @@
+"""The viewer's pages: one attachment (with its preview and download), a conversation's attachments,
+the QA list and the access audit. Every route runs the checks of ferry.access and leaves an audit row."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Response, redirect, render_template, request, stream_with_context
+from sqlalchemy import select
+
+from ferry.access import (
+    DICOM_TYPES,
+    Access,
+    AccessDenied,
+    AccessUnavailable,
+    Action,
+    Reason,
+    authorize_attachment,
+    authorize_conversation,
+    inline_type,
+    parse_id,
+    presigned_url,
+    read_head,
+    served_type,
+)
+from ferry.models import Attachment, AttachmentStatus, AuditOutcome
+from viewer import bp, dicom, listing
+from viewer.sessions import Viewer
+from viewer.web import ViewResult, audit, message, not_found, services, signed_in, unavailable
+
+log = logging.getLogger("viewer")
+
+PENDING = (AttachmentStatus.CREATED, AttachmentStatus.UPLOADED, AttachmentStatus.SCANNING)
+PENDING_REFRESH_SECONDS = 5
+STATUS_TEXT = {
+    AttachmentStatus.CREATED: "The customer is still uploading this file.",
+    AttachmentStatus.UPLOADED: "This file is waiting to be scanned for viruses.",
+    AttachmentStatus.SCANNING: "This file is being scanned for viruses.",
+    AttachmentStatus.CLEAN: "Scanned: no threat found.",
+    AttachmentStatus.INFECTED: "A virus was found in this file. It cannot be opened.",
+    AttachmentStatus.REJECTED: "This file was refused (type or size not allowed). It cannot be opened.",
+    AttachmentStatus.TOO_LARGE: "This file is too large to be scanned. It cannot be opened.",
+    AttachmentStatus.FAILED: "This file could not be scanned. It cannot be opened.",
+    AttachmentStatus.ABORTED: "The customer cancelled this upload.",
+    AttachmentStatus.EXPIRED: "This upload was never finished.",
+}
+
+
+def _authorized(viewer: Viewer, raw_id: str, action: Action) -> Attachment | ViewResult:
+    svc = services()
+    try:
+        return authorize_attachment(svc.db, svc.genesys, viewer.identity, raw_id, svc.settings)
+    except AccessDenied as denied:
+        return not_found(action, denied.reason, identity=viewer.identity, attachment_id=raw_id)
+    except AccessUnavailable as exc:
+        return unavailable(action, exc, viewer.identity, attachment_id=raw_id)
+
+
+def preview_kind(attachment: Attachment) -> str:
+    """How the page shows the file: image, video, audio, pdf, dicom or none (download only)."""
+    shown = inline_type(attachment)
+    if shown is None:
+        return "dicom" if served_type(attachment) in DICOM_TYPES else "none"
+    if shown == "application/pdf":
+        return "pdf"
+    return shown.split("/", 1)[0]
+
+
+@bp.get("/files/<attachment_id>")
+@signed_in(Action.VIEW)
+def file_page(viewer: Viewer, attachment_id: str) -> ViewResult:
+    """The stable link in the conversation: what the file is, its scan verdict, a preview, a download."""
+    found = _authorized(viewer, attachment_id, Action.VIEW)
+    if not isinstance(found, Attachment):
+        return found
+    attachment = found
+    status = AttachmentStatus(attachment.status)
+    kind = preview_kind(attachment) if status == AttachmentStatus.CLEAN else "none"
+    metadata = None
+    if kind == "dicom":
+        try:
+            metadata = dicom.header_metadata(read_head(services().storage, attachment, dicom.HEADER_BYTES))
+        except (AccessDenied, AccessUnavailable) as exc:
+            # The page still shows; the header is left out (and the download will be refused).
+            log.warning(
+                "DICOM header not read", extra={"attachment_id": attachment.id, "reason": str(exc.reason)}
+            )
+    audit(Action.VIEW, AuditOutcome.ALLOWED, identity=viewer.identity, attachment_id=attachment.id)
+    return render_template(
+        "viewer/file.html",
+        attachment=attachment,
+        chat=attachment.chat,
+        status=status,
+        status_text=STATUS_TEXT.get(status, str(status)),
+        kind=kind,
+        served_type=served_type(attachment),
+        dicom=metadata,
+        refresh=PENDING_REFRESH_SECONDS if status in PENDING else None,
+    )
+
+
+def _redirect_to_object(viewer: Viewer, attachment_id: str, action: Action, *, inline: bool) -> Any:
+    found = _authorized(viewer, attachment_id, action)
+    if not isinstance(found, Attachment):
+        return found
+    svc = services()
+    try:
+        url = presigned_url(svc.storage, found, inline=inline, seconds=svc.settings.viewer_url_seconds)
+    except AccessDenied as denied:
+        audit(
+            action,
+            AuditOutcome.DENIED,
+            identity=viewer.identity,
+            attachment_id=found.id,
+            reason=f"{denied.reason}: {denied.detail}",
+        )
+        status = AttachmentStatus(found.status)
+        text = (
+            STATUS_TEXT.get(status, "")
+            if denied.reason == Reason.NOT_CLEAN
+            else "This file is being checked."
+        )
+        return message(
+            409, "Not available", text, refresh=PENDING_REFRESH_SECONDS if status in PENDING else None
+        )
+    except AccessUnavailable as exc:
+        return unavailable(action, exc, viewer.identity, attachment_id=found.id)
+    audit(action, AuditOutcome.ALLOWED, identity=viewer.identity, attachment_id=found.id)
+    # Made for this click and never put in a page: the browser follows it at once (media seek with Range).
+    return redirect(url, code=302)
+
+
+@bp.get("/files/<attachment_id>/content")
+@signed_in(Action.PREVIEW)
+def file_content(viewer: Viewer, attachment_id: str) -> Any:
+    """302 to a fresh inline presigned URL (the src of the page's player, image or PDF frame)."""
+    return _redirect_to_object(viewer, attachment_id, Action.PREVIEW, inline=True)
+
+
+@bp.get("/files/<attachment_id>/download")
+@signed_in(Action.DOWNLOAD)
+def file_download(viewer: Viewer, attachment_id: str) -> Any:
+    """302 to a fresh presigned URL that downloads under the original name."""
+    return _redirect_to_object(viewer, attachment_id, Action.DOWNLOAD, inline=False)
+
+
+@bp.get("/conversations/<conversation_id>")
+@signed_in(Action.CONVERSATION, embedded=True)
+def conversation(viewer: Viewer, conversation_id: str) -> ViewResult:
+    """A conversation's attachments, made to sit beside it in Genesys as an Interaction Widget."""
+    svc = services()
+    host_origin = request.args.get("gcHostOrigin")
+    if host_origin is not None and host_origin not in svc.settings.genesys_host_origins:
+        audit(
+            Action.CONVERSATION,
+            AuditOutcome.DENIED,
+            identity=viewer.identity,
+            reason=f"{Reason.BAD_HOST_ORIGIN}: {host_origin[:200]}",
+        )
+        return message(400, "Not available", "This page can only be shown inside your Genesys Cloud.")
+    try:
+        conversation_id = parse_id(conversation_id)
+        authorize_conversation(svc.db, svc.genesys, viewer.identity, conversation_id, svc.settings)
+    except AccessDenied as denied:
+        audit(
+            Action.CONVERSATION,
+            AuditOutcome.DENIED,
+            identity=viewer.identity,
+            reason=f"{denied.reason}: conversation={conversation_id[:64]}",
+        )
+        return message(404, "Not available", "This conversation has no attachments available to you.")
+    except AccessUnavailable as exc:
+        return unavailable(Action.CONVERSATION, exc, viewer.identity)
+    with svc.db.session() as session:
+        attachments = list(
+            session.scalars(
+                select(Attachment)
+                .where(Attachment.conversation_id == conversation_id)
+                .order_by(Attachment.created_at.desc())
+                .limit(500)
+            )
+        )
+    audit(
+        Action.CONVERSATION,
+        AuditOutcome.ALLOWED,
+        identity=viewer.identity,
+        reason=f"conversation={conversation_id}",
+    )
+    return render_template(
+        "viewer/conversation.html",
+        conversation_id=conversation_id,
+        attachments=attachments,
+        status_text=STATUS_TEXT,
+    )
+
+
+@bp.get("/files")
+@signed_in(Action.LIST, Access.REVIEWER)
+def files(viewer: Viewer) -> ViewResult:
+    """QA browsing: every attachment, searchable, sortable and paged."""
+    filters = listing.FileFilters.from_args(request.args)
+    page = listing.list_files(services().db, filters)
+    audit(
+        Action.LIST,
+        AuditOutcome.ALLOWED,
+        identity=viewer.identity,
+        reason=request.query_string.decode()[:500],
+    )
+    return render_template(
+        "viewer/files.html",
+        filters=filters,
+        page=page,
+        kinds=listing.KINDS,
+        statuses=[s.value for s in AttachmentStatus],
+        sorts=listing.SORTS,
+    )
+
+
+@bp.get("/audit")
+@signed_in(Action.AUDIT, Access.AUDITOR)
+def audit_log(viewer: Viewer) -> ViewResult:
+    """Who opened what, and who was refused: filtered, paged, exportable."""
+    filters = listing.AuditFilters.from_args(request.args)
+    page = listing.list_audit(services().db, filters)
+    audit(
+        Action.AUDIT,
+        AuditOutcome.ALLOWED,
+        identity=viewer.identity,
+        reason=request.query_string.decode()[:500],
+    )
+    return render_template(
+        "viewer/audit.html",
+        filters=filters,
+        page=page,
+        actions=[a.value for a in Action],
+        outcomes=[o.value for o in AuditOutcome],
+    )
+
+
+@bp.get("/audit.csv")
+@signed_in(Action.AUDIT_EXPORT, Access.AUDITOR)
+def audit_export(viewer: Viewer) -> Response:
+    """The filtered audit log as CSV (every row, streamed; cells cannot run as spreadsheet formulas)."""
+    filters = listing.AuditFilters.from_args(request.args)
+    audit(
+        Action.AUDIT_EXPORT,
+        AuditOutcome.ALLOWED,
+        identity=viewer.identity,
+        reason=request.query_string.decode()[:500],
+    )
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return Response(
+        stream_with_context(listing.audit_csv(services().db, filters)),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="ferry-audit-{stamp}.csv"'},
+    )
+
+
+@bp.app_template_filter("viewer_size")
+def _size(value: int | None) -> str:
+    """Bytes for people: 1.5 GB, 300 KB."""
+    if value is None:
+        return "—"
+    size = float(value)
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if size < 1000 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{value} bytes"
+
+
+@bp.app_template_filter("viewer_time")
+def _time(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if value else "—"

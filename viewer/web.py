@@ -1,0 +1,200 @@
+"""What every viewer page shares: the signed-in user, refusals with their audit rows, security headers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from flask import Response, g, render_template, request
+from werkzeug.wrappers import Response as BaseResponse
+
+from ferry.access import Access, AccessDenied, AccessUnavailable, Action, Identity, Reason, record
+from ferry.config import Settings
+from ferry.models import AuditOutcome
+from ferry.services import Services, get_services
+from viewer import bp, sessions
+
+ViewResult = BaseResponse | str | tuple[str, int]
+F = TypeVar("F", bound=Callable[..., Any])
+
+# The local pages a login may return to (with their query string); everything else goes to /me.
+RETURN_PATHS = re.compile(
+    r"^/(files(/[0-9a-f-]{36}(/(content|download))?)?|conversations/[A-Za-z0-9-]{1,64}|audit|me|auth/done)$"
+)
+
+
+def services() -> Services:
+    return get_services()
+
+
+def settings() -> Settings:
+    return get_services().settings
+
+
+def requester() -> dict[str, str | None]:
+    """Who is asking, as the audit log records it."""
+    return {"ip": request.remote_addr, "user_agent": request.headers.get("User-Agent")}
+
+
+def audit(
+    action: Action,
+    outcome: AuditOutcome,
+    *,
+    identity: Identity | None = None,
+    attachment_id: str | None = None,
+    reason: str | None = None,
+    user_id: str | None = None,
+    user_name: str | None = None,
+) -> None:
+    record(
+        services().db,
+        action=action,
+        outcome=outcome,
+        identity=identity,
+        attachment_id=attachment_id,
+        reason=reason,
+        user_id=user_id,
+        user_name=user_name,
+        **requester(),
+    )
+
+
+def message(status: int, title: str, text: str, *, refresh: int | None = None) -> tuple[str, int]:
+    """A plain page that says what happened (never why a refused user was refused)."""
+    return render_template("viewer/message.html", title=title, text=text, refresh=refresh), status
+
+
+def not_found(
+    action: Action, reason: Reason, *, identity: Identity | None = None, attachment_id: str | None = None
+) -> tuple[str, int]:
+    """Refuse with the answer a missing attachment gets, so nobody learns what exists."""
+    audit(action, AuditOutcome.DENIED, identity=identity, attachment_id=attachment_id, reason=str(reason))
+    return message(404, "Not available", "This attachment does not exist or is not available to you.")
+
+
+def forbidden(
+    action: Action, reason: Reason, identity: Identity | None, **who: str | None
+) -> tuple[str, int]:
+    audit(action, AuditOutcome.DENIED, identity=identity, reason=str(reason), **who)
+    return message(403, "No access", "Your Genesys Cloud account does not give you access to this page.")
+
+
+def unavailable(
+    action: Action, exc: AccessUnavailable, identity: Identity | None = None, **extra: Any
+) -> tuple[str, int]:
+    """Fail closed when Genesys or S3 cannot be asked; the audit row says which."""
+    audit(action, AuditOutcome.ERROR, identity=identity, reason=str(exc.reason), **extra)
+    return message(503, "Try again shortly", "Ferry cannot check your access right now. Please try again.")
+
+
+def current_viewer(action: Action) -> sessions.Viewer | BaseResponse | tuple[str, int] | None:
+    """The signed-in user (re-checked at Genesys when due), None for nobody, or a refusal response."""
+    if "viewer" in g:
+        viewer: sessions.Viewer = g.viewer
+        return viewer
+    svc = services()
+    row = sessions.find(svc.db, request.cookies.get(sessions.cookie_name(svc.settings)), svc.settings)
+    if row is None:
+        return None
+    if sessions.is_stale(row, svc.settings):
+        try:
+            identity = sessions.recheck(svc.db, svc.genesys, row, svc.settings)
+        except AccessDenied as denied:
+            sessions.end(svc.db, row.id)
+            if denied.reason == Reason.TOKEN_REJECTED:
+                return None  # expired or revoked at Genesys: log in again
+            return forbidden(action, denied.reason, None, user_id=row.user_id, user_name=row.user_name)
+        except AccessUnavailable as exc:
+            return unavailable(action, exc, user_id=row.user_id, user_name=row.user_name)
+    else:
+        identity = sessions.identity_of(row, svc.settings)
+    viewer = sessions.Viewer(session_id=row.id, identity=identity, access_token=row.access_token)
+    g.viewer = viewer
+    return viewer
+
+
+def signed_in(action: Action, needs: Access | None = None, *, embedded: bool = False) -> Callable[[F], F]:
+    """Run the view with the signed-in `Viewer` holding `needs`; otherwise log in (or show a sign-in
+    page when the page is framed inside Genesys) or refuse."""
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            from viewer.auth import begin_login
+
+            found = current_viewer(action)
+            if found is None:
+                back = return_path(request.full_path)
+                if embedded:
+                    return render_template("viewer/signin.html", next=back)
+                return begin_login(back)
+            if not isinstance(found, sessions.Viewer):
+                return found
+            if needs is not None and not found.identity.can(needs):
+                return forbidden(action, Reason.NO_ROLE, found.identity)
+            return view(found, *args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def return_path(candidate: str | None) -> str:
+    """A local page of ours to go back to after login; anything else (other hosts, schemes, odd paths)
+    becomes /me. Only a path and query are ever kept, so no redirect can leave this site."""
+    if not candidate or any(c in candidate for c in "\\\r\n\t") or not candidate.startswith("/"):
+        return "/me"
+    parts = urlsplit(candidate)
+    if parts.scheme or parts.netloc or not RETURN_PATHS.match(parts.path):
+        return "/me"
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def storage_origins(settings: Settings) -> list[str]:
+    """Where presigned URLs point (media, images and PDFs load from there after our redirect)."""
+    if settings.s3_endpoint_url:
+        parts = urlsplit(settings.s3_endpoint_url)
+        return [f"{parts.scheme}://{parts.netloc}"]
+    return [
+        f"https://{settings.s3_bucket}.s3.{settings.aws_region}.amazonaws.com",
+        f"https://{settings.s3_bucket}.s3.amazonaws.com",
+    ]
+
+
+def content_security_policy(settings: Settings) -> str:
+    s3 = " ".join(storage_origins(settings))
+    ancestors = " ".join(["'self'", *settings.genesys_host_origins])
+    return "; ".join(
+        [
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            f"img-src 'self' {s3}",
+            f"media-src 'self' {s3}",
+            f"frame-src 'self' {s3}",
+            "form-action 'self'",
+            "base-uri 'none'",
+            f"frame-ancestors {ancestors}",
+        ]
+    )
+
+
+@bp.after_request
+def _security_headers(response: Response) -> Response:
+    """Nothing the viewer answers may be cached, sniffed or framed by anyone but Genesys."""
+    response.headers["Content-Security-Policy"] = content_security_policy(settings())
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response
+
+
+@bp.context_processor
+def _template_globals() -> dict[str, Any]:
+    """The signed-in user (if this request loaded one) and the logout form's token."""
+    viewer = g.get("viewer")
+    token = sessions.csrf_token(settings().secret_key, viewer.session_id) if viewer else None
+    return {"viewer": viewer, "csrf_token": token, "Access": Access}
