@@ -1,0 +1,368 @@
+"""Scan benchmarks, each against a reference measured in the same run.
+
+`stream` (default): Ferry's scan core streaming an object from S3 (a local moto server, GetObject
+through `S3Storage.read`) into clamd, against `clamdscan --stream` reading the same file from local
+disk into the same clamd. Prints both throughputs, their ratio (target >= 0.9) and the scanning
+process's peak RSS (target < 100 MB; the scan runs alone in a child process).
+
+`segments`: a clamd loaded with a realistic-size database (default 8 million .hdb hashes and 400,000
+.ndb body signatures of deterministic random bytes), and an object over the engine cap scanned as
+overlapping segments by 2 workers in parallel against the same segments scanned one at a time.
+
+Sizes are flags, so that a quick check runs small:
+    python bench/scan.py --size 64M
+    python bench/scan.py --mode segments --segment-size 256M --cap 100M --hdb 100000 --ndb 10000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from devstack.clamd import ClamdProcess
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Run as `python bench/scan.py` (what `make bench` does): make the project importable.
+if str(PROJECT_ROOT) not in sys.path:
+    sys.path.insert(0, str(PROJECT_ROOT))
+
+MIB = 1024 * 1024
+BUCKET = "ferry-bench"
+KEY = "incoming/bench.mp4"
+REGION = "eu-west-1"
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "AWS_DEFAULT_REGION": REGION,
+}
+SEED = 20261124
+HDB_DISTINCT_SIZES = 100_000
+
+
+def parse_size(text: str) -> int:
+    """'64M', '1G', '3G', '2000M', or bytes."""
+    match = re.fullmatch(r"(\d+)([KMG]?)", text.strip().upper())
+    if not match:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r}")
+    return int(match.group(1)) * {"": 1, "K": 1024, "M": MIB, "G": 1024 * MIB}[match.group(2)]
+
+
+def human(size: float) -> str:
+    return f"{size / (1024 * MIB):.2f} GiB" if size >= 1024 * MIB else f"{size / MIB:.0f} MiB"
+
+
+def rate(size: int, seconds: float) -> str:
+    return f"{size / seconds / 1e6:.1f} MB/s"
+
+
+def write_video(path: Path, size: int) -> None:
+    """An MP4 (ftyp, then an mdat box) of `size` bytes of deterministic random content."""
+    rng = random.Random(f"{SEED}-content")
+    block = rng.randbytes(16 * MIB)  # repeating a random block costs no CPU and is as hard to scan
+    head = b"\0\0\0\x18ftypisom\0\0\x02\0isommp41" + (size - 24).to_bytes(4, "big") + b"mdat"
+    with path.open("wb") as out:
+        out.write(head)
+        remaining = size - len(head)
+        while remaining > 0:
+            piece = block[: min(len(block), remaining)]
+            out.write(piece)
+            remaining -= len(piece)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """A moto S3 server on 127.0.0.1, as `make run` uses; yields its endpoint URL."""
+    port = free_port()
+    binary = Path(sys.executable).parent / "moto_server"
+    process = subprocess.Popen(
+        [str(binary), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("moto_server did not start") from None
+                time.sleep(0.1)  # polling for the port to open, with a deadline
+        yield endpoint
+    finally:
+        process.terminate()
+        process.wait()
+
+
+@contextmanager
+def clamd_on(run_dir: Path, database_dir: Path | None = None) -> Iterator[ClamdProcess]:
+    """A clamd on the project's configuration (official database if present, else test signatures).
+
+    Its cache of clean hashes is off: every run scans the same bytes, and a cache hit answers at once.
+    """
+    from devstack.clamd import ensure_clamd
+
+    process = ensure_clamd(
+        run_dir, database_dir=database_dir, overrides={"DisableCache": "yes"}, timeout=1800
+    )
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def run_child(args: list[str]) -> dict[str, Any]:
+    """Run one scan in a fresh interpreter (so its peak RSS is the scan's alone); return its report."""
+    done = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "_child", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **AWS_ENV},
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"scan child failed:\n{done.stderr}")
+    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return report
+
+
+def child(argv: list[str]) -> int:
+    """The measured scan: Ferry's core over an S3 object (or local file segments); prints a JSON report."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--clamd", required=True)
+    parser.add_argument("--endpoint")
+    parser.add_argument("--file", type=Path)
+    parser.add_argument("--size", type=int, required=True)
+    parser.add_argument("--cap", type=int)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args(argv)
+
+    from scanner.clamd import ClamdClient
+    from scanner.core import OversizePolicy, ScanOptions, file_range_reader, read_chunks, scan
+
+    client = ClamdClient(args.clamd, timeout=1800)
+    finished: list[float] = []  # when the last byte of the object arrived
+    if args.endpoint:
+        from ferry.storage import S3Storage
+
+        storage = S3Storage(bucket=BUCKET, region=REGION, endpoint_url=args.endpoint)
+
+        def timed(chunks: Iterator[bytes]) -> Iterator[bytes]:
+            yield from chunks
+            finished.append(time.perf_counter())
+
+        started = time.perf_counter()
+        verdict = scan(
+            timed(storage.read(KEY)),
+            size=args.size,
+            declared_type="video/mp4",
+            allowed_types=["video/*"],
+            client=client,
+        )
+    else:
+        options = ScanOptions(
+            engine_cap=args.cap, oversize=OversizePolicy.SEGMENT, segment_workers=args.workers
+        )
+        started = time.perf_counter()
+        with args.file.open("rb") as stream:
+            verdict = scan(
+                read_chunks(stream),
+                size=args.size,
+                declared_type="video/mp4",
+                allowed_types=["video/*"],
+                client=client,
+                options=options,
+                range_reader=file_range_reader(args.file),
+            )
+    elapsed = time.perf_counter() - started
+    read_seconds = (finished[0] if finished else time.perf_counter()) - started
+    status = Path("/proc/self/status").read_text()
+    peak_kib = int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1))  # type: ignore[union-attr]
+    report = {
+        "seconds": elapsed,
+        "read_seconds": read_seconds,
+        "outcome": verdict.outcome.value,
+        "reason": verdict.reason,
+        "signature": verdict.signature,
+        "segmented": verdict.segmented,
+        "peak_rss_mb": peak_kib * 1024 / 1e6,
+    }
+    print(json.dumps(report))
+    return 0
+
+
+def clamdscan(config: Path, path: Path) -> float:
+    """Seconds for `clamdscan --stream` to scan `path` (its StreamMaxLength comes from `config`: 2000M)."""
+    started = time.perf_counter()
+    done = subprocess.run(
+        ["clamdscan", f"--config-file={config}", "--stream", "--no-summary", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    elapsed = time.perf_counter() - started
+    if not done.stdout.strip().endswith(": OK"):
+        raise RuntimeError(f"clamdscan did not say OK: {done.stdout.strip()} {done.stderr.strip()}")
+    return elapsed
+
+
+def bench_stream(work: Path, size: int, repeat: int) -> None:
+    """Ferry's core from moto vs clamdscan --stream from disk, same file, same clamd."""
+    from ferry.storage import S3Storage
+
+    work.mkdir(parents=True)
+    path = work / "bench.mp4"
+    write_video(path, size)
+    with clamd_on(work / "clamd") as clamd, moto_server() as endpoint:
+        os.environ.update(AWS_ENV)
+        storage = S3Storage(bucket=BUCKET, region=REGION, endpoint_url=endpoint)
+        storage.ensure_bucket()
+        with path.open("rb") as body:
+            storage.client.put_object(Bucket=BUCKET, Key=KEY, Body=body, ContentLength=size)
+        engine = clamd.client().version().raw
+        child_args = ["--clamd", clamd.address, "--endpoint", endpoint, "--size", str(size)]
+        ours, reference, reads, peaks = [], [], [], []
+        for _ in range(repeat):  # interleaved, so that a busy moment of the machine hits both alike
+            report = run_child(child_args)
+            if report["outcome"] != "clean":
+                raise RuntimeError(f"Ferry's scan was not clean: {report}")
+            ours.append(report["seconds"])
+            reads.append(report["read_seconds"])
+            peaks.append(report["peak_rss_mb"])
+            reference.append(clamdscan(clamd.run_dir / "clamd.conf", path))
+    best_ours, best_reference = min(ours), min(reference)
+    ratio = best_reference / best_ours
+    paired = sorted(r / o for o, r in zip(ours, reference, strict=True))
+    print(f"stream, {human(size)}, best of {repeat} (clamd {engine}):")
+    print(f"  Ferry core, moto GetObject -> clamd   {rate(size, best_ours):>11}  ({best_ours:.1f} s)")
+    print(f"    of which the last byte left S3 after {min(reads):.1f} s (clamd scans after the last byte)")
+    print(
+        f"  clamdscan --stream, local disk        {rate(size, best_reference):>11}  ({best_reference:.1f} s)"
+    )
+    median = paired[len(paired) // 2]
+    met = "met" if ratio >= 0.9 else "MISSED"
+    print(f"  ratio {ratio:.2f} (target >= 0.9): {met}; paired-run median {median:.2f}")
+    print(
+        f"  scanner peak RSS {max(peaks):.1f} MB (target < 100 MB): {'met' if max(peaks) < 100 else 'MISSED'}"
+    )
+
+
+def write_database(directory: Path, hashes: int, bodies: int, target: int) -> None:
+    """Deterministic random signatures: `hashes` .hdb lines and `bodies` .ndb body signatures.
+
+    The hashes share HDB_DISTINCT_SIZES file sizes (with one size per hash, libclamav's size table for
+    8 million hashes needs a 128 MiB block its memory pool refuses, and clamd loops logging the error).
+    Body signatures apply to files of ClamAV target type `target` (0 any file, 1 PE, ...).
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(f"{SEED}-signatures")  # not the content's seed: its bytes would match
+    sizes = [rng.randrange(1_000, 100_000_000) for _ in range(HDB_DISTINCT_SIZES)]
+    with (directory / "bench.hdb").open("w") as out:
+        for start in range(0, hashes, 100_000):
+            out.write(
+                "".join(
+                    f"{rng.getrandbits(128):032x}:{rng.choice(sizes)}:Bench.Hash.{i}\n"
+                    for i in range(start, min(start + 100_000, hashes))
+                )
+            )
+    with (directory / "bench.ndb").open("w") as out:
+        for i in range(bodies):
+            out.write(f"Bench.Body.{i}:{target}:*:{rng.randbytes(rng.randrange(16, 41)).hex()}\n")
+
+
+def bench_segments(work: Path, size: int, cap: int, hashes: int, bodies: int, target: int) -> None:
+    """Segments in parallel (2 workers) against the same segments one at a time, on a big database."""
+    from scanner.core import MIN_SEGMENT_OVERLAP, plan_segments
+
+    work.mkdir(parents=True)
+    database = work / "database"
+    started = time.perf_counter()
+    write_database(database, hashes, bodies, target)
+    generated = time.perf_counter() - started
+    path = work / "bench.mp4"
+    write_video(path, size)
+    started = time.perf_counter()
+    with clamd_on(work / "clamd-big", database) as clamd:
+        loaded = time.perf_counter() - started
+        base = ["--clamd", clamd.address, "--file", str(path), "--size", str(size), "--cap", str(cap)]
+        results = {}
+        for workers in (1, 2):
+            report = run_child([*base, "--workers", str(workers)])
+            if report["outcome"] != "clean" or not report["segmented"]:
+                raise RuntimeError(
+                    f"segment scan with {workers} worker(s) was not a clean segmented scan: {report}"
+                )
+            results[workers] = report
+    counts = {workers: len(plan_segments(size, cap, MIN_SEGMENT_OVERLAP, workers)) for workers in (1, 2)}
+    one, two = results[1]["seconds"], results[2]["seconds"]
+    print(f"segments, {human(size)} in segments of <= {human(cap)}")
+    print(f"  database {hashes:,} hashes + {bodies:,} body signatures for target type {target}")
+    print(f"  database generated in {generated:.0f} s, loaded by clamd in {loaded:.0f} s")
+    print(f"  {counts[1]} segments, one at a time      {rate(size, one):>12}  ({one:.1f} s)")
+    print(f"  {counts[2]} segments, 2 in parallel      {rate(size, two):>12}  ({two:.1f} s)")
+    print(f"  speed-up {one / two:.2f}x on {os.cpu_count()} CPUs")
+    print(f"  scanner peak RSS {results[2]['peak_rss_mb']:.1f} MB")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["_child"]:
+        return child(argv[1:])
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--mode", choices=["stream", "segments", "all"], default="stream")
+    parser.add_argument("--size", type=parse_size, default=parse_size("1G"), help="stream mode object size")
+    parser.add_argument("--repeat", type=int, default=3, help="stream mode runs (best is reported)")
+    parser.add_argument(
+        "--segment-size", type=parse_size, default=parse_size("3G"), help="segments mode size"
+    )
+    parser.add_argument("--cap", type=parse_size, default=parse_size("2000M"), help="engine cap (segments)")
+    parser.add_argument("--hdb", type=int, default=8_000_000, help="hash signatures (segments mode)")
+    parser.add_argument("--ndb", type=int, default=400_000, help="body signatures (segments mode)")
+    parser.add_argument(
+        "--ndb-target",
+        type=int,
+        default=1,
+        help="ClamAV target type of the body signatures: 1 = PE files (default), 0 = every file "
+        "(400,000 random static signatures for every file slow clamd below 2 MB/s: pathological)",
+    )
+    parser.add_argument("--workdir", type=Path, help="where to put files (default: a temporary directory)")
+    args = parser.parse_args(argv)
+    if not shutil.which("clamd") and not Path("/usr/sbin/clamd").exists():
+        print("clamd is not installed (Debian packages clamav, clamav-daemon)", file=sys.stderr)
+        return 1
+    with tempfile.TemporaryDirectory(prefix="ferry-bench-", dir=args.workdir) as work:
+        if args.mode in ("stream", "all"):
+            bench_stream(Path(work) / "stream", args.size, args.repeat)
+        if args.mode in ("segments", "all"):
+            bench_segments(
+                Path(work) / "segments", args.segment_size, args.cap, args.hdb, args.ndb, args.ndb_target
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,190 @@
+"""Fixtures for the scanner tests: real clamd daemons (Ferry's config, test signatures) and sample files."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import socket
+import struct
+import zlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+
+from devstack.clamd import TEST_SIGNATURES, ClamdProcess, ensure_clamd
+from scanner.clamd import ClamdClient
+
+# Small limits for the instance that tests what clamd does at its limits (streams of a few MB).
+SMALL_LIMITS = {"StreamMaxLength": "2M", "MaxFileSize": "1M", "MaxScanSize": "4M"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on."""
+    return _free_port()
+
+
+def _start(tmp_path_factory: pytest.TempPathFactory, name: str, **kwargs: object) -> Iterator[ClamdProcess]:
+    if not shutil.which("clamd") and not Path("/usr/sbin/clamd").exists():
+        pytest.skip("clamd is not installed (Debian packages clamav, clamav-daemon)")
+    run_dir = tmp_path_factory.mktemp(name)
+    # Always Ferry's test signatures, whatever is in /var/lib/clamav: the tests expect their names.
+    process = ensure_clamd(run_dir, database_dir=TEST_SIGNATURES, tcp_port=_free_port(), **kwargs)  # type: ignore[arg-type]
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def clamd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClamdProcess]:
+    """A clamd on the project's configuration, unix socket and TCP."""
+    yield from _start(tmp_path_factory, "clamd")
+
+
+@pytest.fixture(scope="session")
+def small_clamd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClamdProcess]:
+    """A clamd whose StreamMaxLength (2M) and MaxFileSize (1M) are small enough to hit in a test."""
+    yield from _start(tmp_path_factory, "clamd-small", overrides=SMALL_LIMITS)
+
+
+def _tcp_address(process: ClamdProcess) -> str:
+    """The 127.0.0.1:port address a test clamd also listens on."""
+    config = (process.run_dir / "clamd.conf").read_text().splitlines()
+    port = next(line.split()[1] for line in config if line.startswith("TCPSocket "))
+    return f"127.0.0.1:{port}"
+
+
+@pytest.fixture
+def clamd_client(clamd: ClamdProcess) -> ClamdClient:
+    """The project-configured clamd over its unix socket."""
+    return ClamdClient(clamd.address, timeout=60)
+
+
+@pytest.fixture
+def clamd_tcp_client(clamd: ClamdProcess) -> ClamdClient:
+    """The project-configured clamd over TCP."""
+    return ClamdClient(_tcp_address(clamd), timeout=60)
+
+
+@pytest.fixture(params=["unix", "tcp"])
+def small_clamd_client(request: pytest.FixtureRequest, small_clamd: ClamdProcess) -> ClamdClient:
+    """The small-limits clamd, over each transport."""
+    address = small_clamd.address if request.param == "unix" else _tcp_address(small_clamd)
+    return ClamdClient(address, timeout=60)
+
+
+@pytest.fixture(scope="session")
+def eicar() -> bytes:
+    """The 68-byte EICAR test file, assembled from the body signature so that no source file contains it."""
+    line = (TEST_SIGNATURES / "ferry-test.ndb").read_text().strip()
+    data = bytes.fromhex(line.rsplit(":", 1)[1])
+    assert len(data) == 68
+    return data
+
+
+@pytest.fixture(scope="session")
+def samples() -> dict[str, bytes]:
+    """Small valid files of each kind the tests need, generated here."""
+    return {
+        "png": _png(),
+        "pdf": _pdf(),
+        "mp4": make_mp4(b"\0" * 4096),
+        "dicom": _dicom(),
+        "elf": _elf(),
+        "pe": _pe(),
+    }
+
+
+def make_mp4(payload: bytes) -> bytes:
+    """An ISO base media file: ftyp, a free box, and an mdat box holding `payload`."""
+
+    def box(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", 8 + len(body)) + kind + body
+
+    return (
+        box(b"ftyp", b"isom" + struct.pack(">I", 512) + b"isomiso2mp41")
+        + box(b"free", b"")
+        + box(b"mdat", payload)
+    )
+
+
+@pytest.fixture(scope="session")
+def mp4_with() -> Callable[[bytes], bytes]:
+    """Build an MP4 around a payload."""
+    return make_mp4
+
+
+def _png(width: int = 4, height: int = 4) -> bytes:
+    """A valid RGB PNG (signature, IHDR, IDAT, IEND with CRCs)."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    rows = b"".join(b"\0" + bytes([200, 30, 30]) * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def _pdf() -> bytes:
+    """A one-page PDF with a correct cross-reference table."""
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def _dicom() -> bytes:
+    """A DICOM Part 10 file (128-byte preamble, "DICM", file meta) with a 2x2 secondary-capture image."""
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID = meta.MediaStorageSOPClassUID
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.PatientName = "Test^Ferry"
+    ds.Modality = "OT"
+    ds.Rows, ds.Columns = 2, 2
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 8, 8, 7
+    ds.SamplesPerPixel, ds.PixelRepresentation = 1, 0
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.PixelData = bytes(4)
+    out = io.BytesIO()
+    ds.save_as(out, enforce_file_format=True)
+    return out.getvalue()
+
+
+def _elf() -> bytes:
+    """The start of a 64-bit x86-64 ELF executable."""
+    ident = b"\x7fELF\x02\x01\x01" + bytes(9)
+    return ident + struct.pack("<HHI", 2, 0x3E, 1) + bytes(200)
+
+
+def _pe() -> bytes:
+    """The start of a Windows PE executable (MZ header pointing at a PE header)."""
+    return b"MZ" + bytes(58) + struct.pack("<I", 64) + b"PE\0\0" + struct.pack("<HH", 0x14C, 1) + bytes(300)
