@@ -35,10 +35,26 @@ BIN = Path(PYTHON).parent
 
 DEMO_USERS = [
     {"name": "Alex Agent", "email": "agent@example.com", "state": "active", "roles": ["Agent"]},
-    {"name": "Robin Reviewer", "email": "reviewer@example.com", "state": "active", "roles": ["Quality Evaluator"]},
-    {"name": "Ada Auditor", "email": "auditor@example.com", "state": "active", "roles": ["Quality Administrator"]},
+    {
+        "name": "Robin Reviewer",
+        "email": "reviewer@example.com",
+        "state": "active",
+        "roles": ["Quality Evaluator"],
+    },
+    {
+        "name": "Ada Auditor",
+        "email": "auditor@example.com",
+        "state": "active",
+        "roles": ["Quality Administrator"],
+    },
     {"name": "Ina Inactive", "email": "inactive@example.com", "state": "inactive", "roles": ["Agent"]},
-    {"name": "Fred Foreign", "email": "foreign@example.com", "state": "active", "roles": ["Agent"], "organization": "foreign"},
+    {
+        "name": "Fred Foreign",
+        "email": "foreign@example.com",
+        "state": "active",
+        "roles": ["Agent"],
+        "organization": "foreign",
+    },
     {"name": "Nora Norole", "email": "norole@example.com", "state": "active", "roles": ["Employee"]},
 ]
 
@@ -57,12 +73,22 @@ class Child:
     name: str
     argv: list[str]
     env: dict[str, str]
+    log_file: Path | None = None  # None: the console
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     started_at: float = 0.0
 
     def start(self) -> None:
-        self.process = subprocess.Popen(self.argv, env=self.env, cwd=PROJECT_ROOT)
+        output = open(self.log_file, "ab") if self.log_file else None  # the child process keeps it open
+        self.process = subprocess.Popen(
+            self.argv,
+            env=self.env,
+            cwd=PROJECT_ROOT,
+            stdout=output,
+            stderr=subprocess.STDOUT if output else None,
+        )
+        if output:
+            output.close()
         self.started_at = time.monotonic()
         log.info("started %s (pid %s)", self.name, self.process.pid)
 
@@ -110,8 +136,8 @@ class Stack:
         )
         return env
 
-    def spawn(self, name: str, argv: list[str], env: dict[str, str]) -> Child:
-        child = Child(name, argv, env)
+    def spawn(self, name: str, argv: list[str], env: dict[str, str], log_file: Path | None = None) -> Child:
+        child = Child(name, argv, env, log_file)
         child.start()
         self.children.append(child)
         return child
@@ -122,20 +148,30 @@ class Stack:
         started = time.monotonic()
         env = self.base_env
         instance = Path(env.get("FERRY_INSTANCE_PATH", PROJECT_ROOT / "instance"))
-        instance.mkdir(parents=True, exist_ok=True)
+        logs = instance / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
 
-        self.spawn("aws-emulator", [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(self.ports.aws)], env)
+        # The emulators' request lines would drown Ferry's own logs: they go to files.
+        self.spawn(
+            "aws-emulator",
+            [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(self.ports.aws)],
+            env,
+            logs / "aws-emulator.log",
+        )
         self.spawn(
             "genesys-standin",
             [PYTHON, "-m", "genesys_standin", "--host", "127.0.0.1", "--port", str(self.ports.standin)],
             {**env, "STANDIN_HOME_ORG_ID": DEV_ORG_ID},
+            logs / "genesys-standin.log",
         )
         clamd = ensure_clamd(instance / "clamd")
         env["CLAMD_ADDRESS"] = clamd.address
         wait_for_http(f"http://127.0.0.1:{self.ports.aws}/moto-api/", "aws-emulator")
         wait_for_http(f"http://127.0.0.1:{self.ports.standin}/_control/requests", "genesys-standin")
 
-        env["GENESYS_INTEGRATION_ID"] = seed_standin(f"http://127.0.0.1:{self.ports.standin}", env["PUBLIC_BASE_URL"])
+        env["GENESYS_INTEGRATION_ID"] = seed_standin(
+            f"http://127.0.0.1:{self.ports.standin}", env["PUBLIC_BASE_URL"]
+        )
         flask = [PYTHON, "-m", "flask", "--app", "wsgi"]
         subprocess.run([*flask, "db", "upgrade"], env=env, cwd=PROJECT_ROOT, check=True)
         subprocess.run([*flask, "storage", "init"], env=env, cwd=PROJECT_ROOT, check=True)
@@ -158,8 +194,9 @@ class Stack:
                     f"  agent console      http://127.0.0.1:{self.ports.standin}/  (the Genesys stand-in)",
                     f"  viewer / QA list   {public}/files",
                     f"  readiness          {public}/readyz",
-                    "Demo agents log in on the stand-in's page: " + ", ".join(u["email"] for u in DEMO_USERS),
-                    "Ctrl-C stops everything.",
+                    "Demo agents log in on the stand-in's page: "
+                    + ", ".join(str(u["email"]) for u in DEMO_USERS),
+                    f"Emulator logs: {logs}/. Ctrl-C stops everything.",
                     "",
                 ]
             ),
@@ -168,7 +205,7 @@ class Stack:
         while not self.stopping:
             for child in self.children:
                 child.check()
-            if clamd.process.poll() is not None and not self.stopping:
+            if not clamd.alive() and not self.stopping:
                 log.warning("clamd exited; restarting")
                 clamd = ensure_clamd(instance / "clamd")
             time.sleep(1)  # supervision tick, not synchronisation
@@ -200,21 +237,35 @@ def seed_standin(base: str, public_base_url: str) -> str:
     control = f"{base}/_control"
     requests.post(
         f"{control}/oauth-clients",
-        json={"client_id": DEV_CLIENT_ID, "client_secret": DEV_CLIENT_SECRET, "name": "Ferry messaging",
-              "grants": ["client_credentials"], "redirect_uris": []},
+        json={
+            "client_id": DEV_CLIENT_ID,
+            "client_secret": DEV_CLIENT_SECRET,
+            "name": "Ferry messaging",
+            "grants": ["client_credentials"],
+            "redirect_uris": [],
+        },
         timeout=10,
     ).raise_for_status()
     requests.post(
         f"{control}/oauth-clients",
-        json={"client_id": DEV_OAUTH_CLIENT_ID, "client_secret": DEV_OAUTH_CLIENT_SECRET, "name": "Ferry viewer",
-              "grants": ["authorization_code", "refresh_token"],
-              "redirect_uris": [f"{public_base_url}/auth/callback"]},
+        json={
+            "client_id": DEV_OAUTH_CLIENT_ID,
+            "client_secret": DEV_OAUTH_CLIENT_SECRET,
+            "name": "Ferry viewer",
+            "grants": ["authorization_code", "refresh_token"],
+            "redirect_uris": [f"{public_base_url}/auth/callback"],
+        },
         timeout=10,
     ).raise_for_status()
     for user in DEMO_USERS:
-        requests.post(f"{control}/users", json={"organization": "home", **user}, timeout=10).raise_for_status()
+        requests.post(
+            f"{control}/users", json={"organization": "home", **user}, timeout=10
+        ).raise_for_status()
     token = requests.post(
-        f"{base}/oauth/token", data={"grant_type": "client_credentials"}, auth=(DEV_CLIENT_ID, DEV_CLIENT_SECRET), timeout=10
+        f"{base}/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(DEV_CLIENT_ID, DEV_CLIENT_SECRET),
+        timeout=10,
     ).json()["access_token"]
     answer = requests.post(
         f"{base}/api/v2/conversations/messaging/integrations/open",

@@ -56,10 +56,19 @@ def db_revision(message: str) -> None:
 
 
 @storage_cli.command("init")
-@click.option("--create/--no-create", default=None, help="Create the bucket and queue if missing (default: only against a local emulator).")
-@click.option("--abort-after-days", default=2, show_default=True, help="Abort multipart uploads left unfinished this long.")
+@click.option(
+    "--create/--no-create",
+    default=None,
+    help="Create the bucket and queue if missing (default: only against a local emulator).",
+)
+@click.option(
+    "--abort-after-days",
+    default=2,
+    show_default=True,
+    help="Abort multipart uploads left unfinished this long.",
+)
 def storage_init(create: bool | None, abort_after_days: int) -> None:
-    """Make the bucket ready: CORS for the widget, S3→SQS events for new uploads, abandoned-upload clean-up."""
+    """Make the bucket ready: widget CORS, S3→SQS events for new uploads, abandoned-upload clean-up."""
     services = get_services()
     settings = services.settings
     if create is None:
@@ -70,7 +79,9 @@ def storage_init(create: bool | None, abort_after_days: int) -> None:
         queue.ensure(visibility_timeout=SCAN_VISIBILITY_TIMEOUT)
     queue_arn = queue.arn()
     if create:
-        queue.ensure(visibility_timeout=SCAN_VISIBILITY_TIMEOUT, policy=queue_policy(queue_arn, storage.bucket))
+        queue.ensure(
+            visibility_timeout=SCAN_VISIBILITY_TIMEOUT, policy=queue_policy(queue_arn, storage.bucket)
+        )
     storage.configure(
         widget_origins=settings.widget_origins,
         queue_arn=queue_arn,

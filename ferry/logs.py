@@ -16,7 +16,10 @@ request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 # Presigned URLs, bearer tokens, OAuth codes and secrets are credentials: scrub anything that looks
 # like one, whatever the code that logged it meant to do.
 _SCRUBBERS = [
-    (re.compile(r"(https?://[^\s\"']*?)\?[^\s\"']*X-Amz-[^\s\"']*", re.IGNORECASE), r"\1?[presigned-query-redacted]"),
+    (
+        re.compile(r"(https?://[^\s\"']*?)\?[^\s\"']*X-Amz-[^\s\"']*", re.IGNORECASE),
+        r"\1?[presigned-query-redacted]",
+    ),
     (re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE), r"\1[redacted]"),
     (
         re.compile(
@@ -74,5 +77,5 @@ def configure_logging(level: str = "INFO") -> None:
         root.addHandler(handler)
     root.setLevel(level)
     # Request lines from libraries would carry presigned URLs and tokens; our own lines are enough.
-    for noisy in ("botocore", "boto3", "urllib3", "werkzeug"):
+    for noisy in ("botocore", "boto3", "urllib3", "werkzeug", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -33,7 +33,9 @@ class ScanQueue(Protocol):
     url: str
 
     def ping(self) -> None: ...
-    def receive(self, *, max_messages: int, wait_seconds: int, visibility_timeout: int) -> list[QueueMessage]: ...
+    def receive(
+        self, *, max_messages: int, wait_seconds: int, visibility_timeout: int
+    ) -> list[QueueMessage]: ...
     def delete(self, receipt_handle: str) -> None: ...
     def extend(self, receipt_handle: str, seconds: int) -> None: ...
     def send(self, body: str) -> None: ...
@@ -48,7 +50,9 @@ class SqsQueue:
             "sqs",
             region_name=region,
             endpoint_url=endpoint_url,
-            config=Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=5, read_timeout=30),
+            config=Config(
+                retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=5, read_timeout=30
+            ),
         )
 
     def _call(self, method: str, **kwargs: Any) -> Any:
@@ -106,7 +110,10 @@ class SqsQueue:
     def extend(self, receipt_handle: str, seconds: int) -> None:
         """Keep a message invisible while a long scan is still working on it."""
         self._call(
-            "change_message_visibility", QueueUrl=self.url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+            "change_message_visibility",
+            QueueUrl=self.url,
+            ReceiptHandle=receipt_handle,
+            VisibilityTimeout=seconds,
         )
 
     def send(self, body: str) -> None:

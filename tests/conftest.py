@@ -43,9 +43,9 @@ def _aws_credentials() -> None:
     """Fake credentials so that nothing can ever reach a real AWS account from the tests."""
     os.environ.update(
         AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",  # noqa: S105
-        AWS_SECURITY_TOKEN="testing",  # noqa: S105
-        AWS_SESSION_TOKEN="testing",  # noqa: S105
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_SECURITY_TOKEN="testing",
+        AWS_SESSION_TOKEN="testing",
         AWS_DEFAULT_REGION=REGION,
     )
 
@@ -122,8 +122,12 @@ def aws(settings: Settings) -> Iterator[None]:
 
 
 def prepare_bucket(settings: Settings) -> None:
-    storage = S3Storage(bucket=settings.s3_bucket, region=settings.aws_region, endpoint_url=settings.s3_endpoint_url)
-    queue = SqsQueue(url=settings.sqs_queue_url, region=settings.aws_region, endpoint_url=settings.sqs_endpoint_url)
+    storage = S3Storage(
+        bucket=settings.s3_bucket, region=settings.aws_region, endpoint_url=settings.s3_endpoint_url
+    )
+    queue = SqsQueue(
+        url=settings.sqs_queue_url, region=settings.aws_region, endpoint_url=settings.sqs_endpoint_url
+    )
     storage.ensure_bucket()
     queue.ensure(visibility_timeout=60)
     queue.ensure(visibility_timeout=60, policy=queue_policy(queue.arn(), storage.bucket))

@@ -38,7 +38,7 @@ def test_timestamps_round_trip_as_aware_utc(database_url: str) -> None:
 def test_naive_timestamps_are_refused(database_url: str) -> None:
     database = Database(database_url)
     with pytest.raises(Exception, match="naive"), database.session() as session:
-        session.add(Chat(expires_at=datetime(2026, 1, 1)))  # noqa: DTZ001 - the point of the test
+        session.add(Chat(expires_at=datetime(2026, 1, 1)))
         session.flush()
     database.dispose()
 
@@ -65,7 +65,9 @@ def test_audit_rows_cannot_be_changed_through_the_orm(database_url: str) -> None
     database.dispose()
 
 
-@pytest.mark.parametrize("statement", ["UPDATE access_audit SET outcome = 'denied'", "DELETE FROM access_audit"])
+@pytest.mark.parametrize(
+    "statement", ["UPDATE access_audit SET outcome = 'denied'", "DELETE FROM access_audit"]
+)
 def test_audit_rows_cannot_be_changed_in_sql(database_url: str, statement: str) -> None:
     database = Database(database_url)
     _audit(database)

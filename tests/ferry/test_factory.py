@@ -17,7 +17,9 @@ from ferry.services import Services
 
 
 def test_the_default_app_is_not_in_testing_mode(database_url: str, tmp_path: Path) -> None:
-    app = create_app({"FERRY_ENV": "development", "DATABASE_URL": database_url, "FERRY_INSTANCE_PATH": str(tmp_path)})
+    app = create_app(
+        {"FERRY_ENV": "development", "DATABASE_URL": database_url, "FERRY_INSTANCE_PATH": str(tmp_path)}
+    )
     assert not app.testing
     assert app.config["MAX_CONTENT_LENGTH"] == 64 * 1024
 

@@ -40,7 +40,9 @@ def test_presigned_put_stores_the_object_with_its_tags(storage: S3Storage) -> No
 
 
 def test_multipart_upload_lists_completes_and_reads_back(storage: S3Storage) -> None:
-    upload_id = storage.create_multipart("incoming/big", content_type="video/mp4", tags={"scan-status": "pending"})
+    upload_id = storage.create_multipart(
+        "incoming/big", content_type="video/mp4", tags={"scan-status": "pending"}
+    )
     chunks = [b"a" * (5 * MIB), b"b" * (5 * MIB), b"tail"]
     for number, chunk in enumerate(chunks[:2], start=1):
         url, headers = storage.presign_part("incoming/big", upload_id, number, expires=300)
@@ -80,7 +82,9 @@ def test_missing_object_is_object_not_found(storage: S3Storage) -> None:
 
 
 def test_move_keeps_content_and_tags(storage: S3Storage) -> None:
-    url, headers = storage.presign_put("incoming/m", content_type="text/plain", tags={"scan-status": "infected"}, expires=60)
+    url, headers = storage.presign_put(
+        "incoming/m", content_type="text/plain", tags={"scan-status": "infected"}, expires=60
+    )
     requests.put(url, data=b"x", headers=headers, timeout=10).raise_for_status()
     storage.move("incoming/m", "quarantine/m")
     assert storage.get_tags("quarantine/m") == {"scan-status": "infected"}
@@ -91,12 +95,20 @@ def test_move_keeps_content_and_tags(storage: S3Storage) -> None:
 def test_presigned_get_sets_disposition(storage: S3Storage) -> None:
     url, headers = storage.presign_put("incoming/d", content_type="application/pdf", tags={}, expires=60)
     requests.put(url, data=b"%PDF", headers=headers, timeout=10).raise_for_status()
-    get_url = storage.presign_get("incoming/d", expires=300, filename="Schadensmeldung ä.pdf", inline=False, content_type="application/pdf")
+    get_url = storage.presign_get(
+        "incoming/d",
+        expires=300,
+        filename="Schadensmeldung ä.pdf",
+        inline=False,
+        content_type="application/pdf",
+    )
     answer = requests.get(get_url, timeout=10)
     assert answer.content == b"%PDF"
     assert answer.headers["Content-Disposition"].startswith("attachment;")
     with pytest.raises(ValueError, match="lifetime"):
-        storage.presign_get("incoming/d", expires=8 * 24 * 3600, filename=None, inline=True, content_type=None)
+        storage.presign_get(
+            "incoming/d", expires=8 * 24 * 3600, filename=None, inline=True, content_type=None
+        )
 
 
 @pytest.mark.parametrize(
@@ -104,8 +116,16 @@ def test_presigned_get_sets_disposition(storage: S3Storage) -> None:
     [
         ("claim.pdf", True, "inline; filename=\"claim.pdf\"; filename*=UTF-8''claim.pdf"),
         ('a"b;c.mp4', False, "attachment; filename=\"a_b_c.mp4\"; filename*=UTF-8''a%22b%3Bc.mp4"),
-        ("Übersicht €.pdf", False, "attachment; filename=\"_bersicht _.pdf\"; filename*=UTF-8''%C3%9Cbersicht%20%E2%82%AC.pdf"),
-        ("line\r\nbreak.txt", False, "attachment; filename=\"line__break.txt\"; filename*=UTF-8''line%0D%0Abreak.txt"),
+        (
+            "Übersicht €.pdf",
+            False,
+            "attachment; filename=\"_bersicht _.pdf\"; filename*=UTF-8''%C3%9Cbersicht%20%E2%82%AC.pdf",
+        ),
+        (
+            "line\r\nbreak.txt",
+            False,
+            "attachment; filename=\"line__break.txt\"; filename*=UTF-8''line%0D%0Abreak.txt",
+        ),
     ],
 )
 def test_content_disposition_is_rfc6266_and_5987(name: str, inline: bool, expected: str) -> None:
@@ -136,7 +156,9 @@ def test_configure_sets_cors_events_and_lifecycle(settings: Settings) -> None:
         # An object under the prefix produces an ObjectCreated event on the queue.
         url, headers = storage.presign_put("incoming/e", content_type="text/plain", tags={}, expires=60)
         requests.put(url, data=b"x", headers=headers, timeout=10).raise_for_status()
-        bodies = [json.loads(m.body) for m in queue.receive(max_messages=10, wait_seconds=0, visibility_timeout=30)]
+        bodies = [
+            json.loads(m.body) for m in queue.receive(max_messages=10, wait_seconds=0, visibility_timeout=30)
+        ]
         keys = [r["s3"]["object"]["key"] for b in bodies for r in b.get("Records", [])]
         # Keys arrive URL-encoded, as real S3 sends them.
         assert "incoming%2Fe" in keys
