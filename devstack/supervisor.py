@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -25,7 +26,6 @@ from ferry.config import (
     DEV_OAUTH_CLIENT_ID,
     DEV_OAUTH_CLIENT_SECRET,
     DEV_ORG_ID,
-    DEV_WEBHOOK_SECRET,
     PROJECT_ROOT,
 )
 
@@ -143,6 +143,14 @@ class Stack:
         return child
 
     def run(self) -> int:
+        busy = [f"{name} {port}" for name, port in vars(self.ports).items() if port_in_use(port)]
+        if busy:
+            log.error(
+                "port(s) already in use: %s. Is another `make run` still running? Stop it, or choose other "
+                "ports with FERRY_PORT, GENESYS_STANDIN_PORT and AWS_EMULATOR_PORT.",
+                ", ".join(busy),
+            )
+            return 1
         signal.signal(signal.SIGINT, self._stop)
         signal.signal(signal.SIGTERM, self._stop)
         started = time.monotonic()
@@ -169,10 +177,18 @@ class Stack:
         wait_for_http(f"http://127.0.0.1:{self.ports.aws}/moto-api/", "aws-emulator")
         wait_for_http(f"http://127.0.0.1:{self.ports.standin}/_control/requests", "genesys-standin")
 
-        env["GENESYS_INTEGRATION_ID"] = seed_standin(
-            f"http://127.0.0.1:{self.ports.standin}", env["PUBLIC_BASE_URL"]
-        )
+        seed_standin(f"http://127.0.0.1:{self.ports.standin}", env["PUBLIC_BASE_URL"])
         flask = [PYTHON, "-m", "flask", "--app", "wsgi"]
+        # The integration is made the way an operator makes it for the real cloud.
+        created = subprocess.run(
+            [*flask, "genesys", "create-integration", "--name", "Ferry (development)"],
+            env=env,
+            cwd=PROJECT_ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        env["GENESYS_INTEGRATION_ID"] = created.rsplit("GENESYS_INTEGRATION_ID=", 1)[1].split()[0]
         subprocess.run([*flask, "db", "upgrade"], env=env, cwd=PROJECT_ROOT, check=True)
         subprocess.run([*flask, "storage", "init"], env=env, cwd=PROJECT_ROOT, check=True)
 
@@ -218,6 +234,12 @@ class Stack:
         self.stopping = True
 
 
+def port_in_use(port: int) -> bool:
+    """Whether something already listens on 127.0.0.1:`port`."""
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
 def wait_for_http(url: str, name: str, timeout: float = 60) -> bool:
     """Poll `url` until it answers 200, up to `timeout` seconds."""
     deadline = time.monotonic() + timeout
@@ -232,8 +254,8 @@ def wait_for_http(url: str, name: str, timeout: float = 60) -> bool:
     return False
 
 
-def seed_standin(base: str, public_base_url: str) -> str:
-    """Give the stand-in Ferry's OAuth clients, demo users and an Open Messaging integration."""
+def seed_standin(base: str, public_base_url: str) -> None:
+    """Give the stand-in Ferry's OAuth clients and the demo users."""
     control = f"{base}/_control"
     requests.post(
         f"{control}/oauth-clients",
@@ -261,24 +283,6 @@ def seed_standin(base: str, public_base_url: str) -> str:
         requests.post(
             f"{control}/users", json={"organization": "home", **user}, timeout=10
         ).raise_for_status()
-    token = requests.post(
-        f"{base}/oauth/token",
-        data={"grant_type": "client_credentials"},
-        auth=(DEV_CLIENT_ID, DEV_CLIENT_SECRET),
-        timeout=10,
-    ).json()["access_token"]
-    answer = requests.post(
-        f"{base}/api/v2/conversations/messaging/integrations/open",
-        headers={"Authorization": f"Bearer {token}"},
-        json={
-            "name": "Ferry (development)",
-            "outboundNotificationWebhookUrl": f"{public_base_url}/genesys/webhook",
-            "outboundNotificationWebhookSignatureSecretToken": DEV_WEBHOOK_SECRET,
-        },
-        timeout=10,
-    )
-    answer.raise_for_status()
-    return str(answer.json()["id"])
 
 
 def main() -> int:
