@@ -3,10 +3,10 @@
 import os
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
-# Threads let the widget's event streams and slow Genesys calls wait without blocking a whole worker.
+# Each open chat holds one thread for its event stream; threads are cheap, so have many of them.
 worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+threads = int(os.environ.get("GUNICORN_THREADS", "32"))
 # Heroku's router gives up after 30 s; answer (or fail) before it does.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "25"))
 graceful_timeout = 20

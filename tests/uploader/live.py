@@ -1,0 +1,305 @@
+"""A live stack for end-to-end tests: the Genesys stand-in, Ferry as a real HTTP server, and the outbox
+worker's loops in threads, wired together like `make run` wires the processes."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+from werkzeug.serving import make_server
+
+from ferry import create_app
+from ferry.config import DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_WEBHOOK_SECRET, Settings
+from ferry.services import Services
+from ferry.worker import Worker, build_loops, outbox_client
+from genesys.client import GenesysClient
+from genesys.models import OpenIntegrationRequest
+from genesys.webhook import SIGNATURE_HEADER, sign
+from genesys_standin.server import StandinServer
+from genesys_standin.settings import StandinSettings
+from tests.conftest import base_environ, free_port
+
+# Short waits everywhere, so that a test with faults still takes seconds.
+FAST = {
+    "GENESYS_TIMEOUT_SECONDS": "1",
+    "OUTBOX_POLL_SECONDS": "0.05",
+    "OUTBOX_BACKOFF_BASE_SECONDS": "0.05",
+    "OUTBOX_BACKOFF_MAX_SECONDS": "0.4",
+    "OUTBOX_THREADS": "2",
+    "CHAT_STREAM_POLL_SECONDS": "0.1",
+    # Streams end (and the widget reconnects) every second, so that none outlives a test by much.
+    "CHAT_STREAM_SECONDS": "1",
+}
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
+    """Poll `condition` until it answers something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(interval)
+
+
+def seed_standin(base_url: str, webhook_url: str) -> tuple[str, str]:
+    """Seed Ferry's OAuth client, an agent and an integration posting to `webhook_url`.
+
+    Answers (integration id, agent user id).
+    """
+    control = f"{base_url}/_control"
+    requests.post(
+        f"{control}/oauth-clients",
+        json={
+            "client_id": DEV_CLIENT_ID,
+            "client_secret": DEV_CLIENT_SECRET,
+            "grants": ["client_credentials"],
+        },
+        timeout=10,
+    ).raise_for_status()
+    agent = requests.post(
+        f"{control}/users",
+        json={"name": "Alex Agent", "email": "agent@example.com", "roles": ["Agent"]},
+        timeout=10,
+    )
+    agent.raise_for_status()
+    with GenesysClient(
+        api_base_url=base_url,
+        login_base_url=base_url,
+        client_id=DEV_CLIENT_ID,
+        client_secret=DEV_CLIENT_SECRET,
+    ) as client:
+        integration = client.create_open_integration(
+            OpenIntegrationRequest(
+                name="Ferry (tests)",
+                outbound_notification_webhook_url=webhook_url,
+                outbound_notification_webhook_signature_secret_token=DEV_WEBHOOK_SECRET,
+            )
+        )
+    return integration.id, str(agent.json()["id"])
+
+
+@dataclass
+class LiveStack:
+    """Ferry at `url`, the stand-in, the agent's user id, and the worker (stoppable)."""
+
+    url: str
+    settings: Settings
+    standin: StandinServer
+    agent_id: str
+    services: Services
+    worker: Worker | None = None
+
+    @property
+    def control(self) -> str:
+        return f"{self.standin.base_url}/_control"
+
+    def conversations(self) -> list[dict[str, Any]]:
+        answer = requests.get(f"{self.control}/conversations", timeout=10)
+        answer.raise_for_status()
+        result: list[dict[str, Any]] = answer.json()
+        return result
+
+    def standin_conversation(self, conversation_id: str) -> dict[str, Any]:
+        answer = requests.get(f"{self.control}/conversations/{conversation_id}", timeout=10)
+        answer.raise_for_status()
+        result: dict[str, Any] = answer.json()
+        return result
+
+    def standin_message(self, conversation_id: str, index: int) -> dict[str, Any]:
+        """The `index`-th message of a stand-in conversation, with the payload as received."""
+        result: dict[str, Any] = self.standin_conversation(conversation_id)["messages"][index]
+        return result
+
+    def standin_requests(self) -> list[dict[str, Any]]:
+        answer = requests.get(f"{self.control}/requests", timeout=10)
+        answer.raise_for_status()
+        result: list[dict[str, Any]] = answer.json()
+        return result
+
+    def inbound_texts(self, conversation_id: str) -> list[str]:
+        """The customer's messages as the stand-in's conversation holds them, in order."""
+        messages = self.standin_conversation(conversation_id)["messages"]
+        return [m["text"] for m in messages if m["direction"] == "Inbound"]
+
+    def agent_reply(self, conversation_id: str, text: str, **extra: Any) -> dict[str, Any]:
+        answer = requests.post(
+            f"{self.control}/conversations/{conversation_id}/messages",
+            json={"user_id": self.agent_id, "text": text, **extra},
+            timeout=10,
+        )
+        answer.raise_for_status()
+        result: dict[str, Any] = answer.json()
+        return result
+
+    def agent_typing(self, conversation_id: str) -> None:
+        """The agent joins the conversation and starts typing."""
+        control = f"{self.control}/conversations/{conversation_id}"
+        requests.post(
+            f"{control}/participants", json={"user_id": self.agent_id}, timeout=10
+        ).raise_for_status()
+        requests.post(f"{control}/typing", json={"user_id": self.agent_id}, timeout=10).raise_for_status()
+
+    def webhook(self, payload: dict[str, Any]) -> requests.Response:
+        """POST a webhook message to Ferry signed as Genesys signs it."""
+        body = json.dumps(payload).encode()
+        answer = requests.post(
+            f"{self.url}/genesys/webhook",
+            data=body,
+            headers={"Content-Type": "application/json", SIGNATURE_HEADER: sign(body, DEV_WEBHOOK_SECRET)},
+            timeout=10,
+        )
+        answer.raise_for_status()
+        return answer
+
+    def fault(self, **fault: Any) -> None:
+        requests.post(f"{self.control}/faults", json=fault, timeout=10).raise_for_status()
+
+    def clear_faults(self) -> None:
+        requests.delete(f"{self.control}/faults", timeout=10).raise_for_status()
+
+    def start_worker(self) -> None:
+        client = outbox_client(self.settings)
+        self.worker = Worker(build_loops(self.services, client))
+        self.worker.start()
+        self._client = client
+
+    def stop_worker(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+            self._client.close()
+            self.worker = None
+
+
+class InFlight:
+    """WSGI middleware counting requests still being answered (a stream counts until it is closed), so
+    that a test's database is only closed once nothing uses it any more."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.count = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        with self.lock:
+            self.count += 1
+        try:
+            body = self.app(environ, start_response)
+        except BaseException:
+            self._done()
+            raise
+        return _ClosingBody(body, self._done)
+
+    def _done(self) -> None:
+        with self.lock:
+            self.count -= 1
+
+
+class _ClosingBody:
+    def __init__(self, body: Iterable[bytes], done: Callable[[], None]) -> None:
+        self.body = body
+        self.done = done
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.body)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self.body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self.done()
+
+
+@contextmanager
+def live_stack(
+    database_url: str,
+    tmp_path: Path,
+    env: Mapping[str, str] | None = None,
+    standin_settings: StandinSettings | None = None,
+    worker: bool = True,
+) -> Iterator[LiveStack]:
+    """Start the stand-in, Ferry (werkzeug, threaded, free port) and the worker; stop them all after."""
+    standin = StandinServer(
+        standin_settings
+        or StandinSettings(
+            rate_limit_per_minute=0, webhook_backoff_base_seconds=0.2, outbound_typing_events=True
+        )
+    ).start()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        integration_id, agent_id = seed_standin(standin.base_url, f"{url}/genesys/webhook")
+        environ = {
+            **base_environ(database_url, tmp_path),
+            "PUBLIC_BASE_URL": url,
+            "WIDGET_ORIGINS": url,
+            "GENESYS_API_BASE_URL": standin.base_url,
+            "GENESYS_LOGIN_BASE_URL": standin.base_url,
+            "GENESYS_INTEGRATION_ID": integration_id,
+            "CHAT_RATE_PER_CHAT": "1000",
+            "CHAT_RATE_PER_IP": "1000",
+            **FAST,
+            **(env or {}),
+        }
+        settings = Settings.from_env(environ)
+        app = create_app(settings)
+        in_flight = InFlight(app.wsgi_app)
+        app.wsgi_app = in_flight  # type: ignore[method-assign]
+        server = make_server("127.0.0.1", port, app, threaded=True)
+        thread = threading.Thread(target=server.serve_forever, name="ferry-http", daemon=True)
+        thread.start()
+        stack = LiveStack(url, settings, standin, agent_id, Services(settings))
+        try:
+            if worker:
+                stack.start_worker()
+            yield stack
+        finally:
+            stack.stop_worker()
+            server.shutdown()
+            thread.join()
+            server.server_close()
+            wait_for(lambda: in_flight.count == 0, timeout=15)
+            stack.services.close()
+            app.extensions["ferry"].close()
+    finally:
+        standin.stop()
+
+
+class ChatClient:
+    """The widget's HTTP API, driven directly (cookie session, CSRF header, Origin like a browser)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.http = requests.Session()
+        self.http.headers.update({"X-Ferry-Chat": "1", "Origin": url})
+
+    def close(self) -> None:
+        self.http.close()
+
+    def start(self, **details: Any) -> dict[str, Any]:
+        answer = self.http.post(f"{self.url}/chat/api/chats", json=details, timeout=10)
+        answer.raise_for_status()
+        result: dict[str, Any] = answer.json()
+        return result
+
+    def send(self, client_id: str, text: str) -> requests.Response:
+        return self.http.post(
+            f"{self.url}/chat/api/messages", json={"client_id": client_id, "text": text}, timeout=10
+        )
+
+    def history(self) -> list[dict[str, Any]]:
+        answer = self.http.get(f"{self.url}/chat/api/chat", timeout=10)
+        answer.raise_for_status()
+        result: list[dict[str, Any]] = answer.json()["messages"]
+        return result

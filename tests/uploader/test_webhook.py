@@ -1,0 +1,290 @@
+"""POST /genesys/webhook: signature check, agent messages (routed, deduplicated), receipts, typing."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from ferry.config import DEV_WEBHOOK_SECRET
+from ferry.models import Chat, ChatMessage, MessageDirection, MessageStatus
+from ferry.services import Services
+from genesys.webhook import SIGNATURE_HEADER, sign
+from tests.uploader.conftest import CSRF, start_chat
+
+TIME = "2026-11-24T12:00:00.000Z"
+
+
+def services_of(app: Flask) -> Services:
+    result: Services = app.extensions["ferry"]
+    return result
+
+
+def post(
+    client: FlaskClient, payload: dict[str, Any], secret: str = DEV_WEBHOOK_SECRET, **headers: str
+) -> Any:
+    body = json.dumps(payload).encode()
+    return client.post(
+        "/genesys/webhook",
+        data=body,
+        headers={"Content-Type": "application/json", SIGNATURE_HEADER: sign(body, secret), **headers},
+    )
+
+
+def agent_text(
+    customer_id: str, message_id: str = "genesys-agent-1", text: str = "Hello from the agent"
+) -> dict:
+    return {
+        "id": message_id,
+        "channel": {
+            "id": "integration-1",
+            "platform": "Open",
+            "type": "Private",
+            "messageId": message_id,
+            "to": {"id": customer_id, "idType": "Opaque"},
+            "from": {"id": "integration-1", "idType": "Opaque", "nickname": "Alex Agent"},
+            "time": TIME,
+        },
+        "type": "Text",
+        "text": text,
+        "direction": "Outbound",
+        "originatingEntity": "Human",
+    }
+
+
+def receipt(genesys_id: str, status: str, channel_message_id: str | None = None, **extra: Any) -> dict:
+    channel: dict[str, Any] = {"to": {"id": "someone"}, "time": TIME}
+    if channel_message_id:
+        channel["messageId"] = channel_message_id
+    return {
+        "id": genesys_id,
+        "channel": channel,
+        "type": "Receipt",
+        "status": status,
+        "isFinalReceipt": True,
+        **extra,
+    }
+
+
+@pytest.fixture
+def customer(api: FlaskClient, chat_app: Flask) -> Chat:
+    chat_id = start_chat(api)["chat"]["id"]
+    with services_of(chat_app).db.session() as session:
+        return session.get_one(Chat, chat_id)
+
+
+def messages(app: Flask) -> list[ChatMessage]:
+    with services_of(app).db.session() as session:
+        return list(session.scalars(select(ChatMessage).order_by(ChatMessage.id)))
+
+
+def sent_customer_message(api: FlaskClient, app: Flask, genesys_id: str = "genesys-in-1") -> ChatMessage:
+    """A customer message as the worker leaves it after Genesys accepted it."""
+    message_id = api.post(
+        "/chat/api/messages", json={"client_id": "client-0001", "text": "hi"}, headers=CSRF
+    ).json["message"]["id"]
+    with services_of(app).db.session() as session:
+        message = session.get_one(ChatMessage, message_id)
+        message.status = MessageStatus.SENT
+        message.genesys_message_id = genesys_id
+        return message
+
+
+# -- signature ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["missing", "other secret", "body changed", "hex digest"])
+def test_a_bad_signature_is_refused_and_changes_nothing(
+    api: FlaskClient, chat_app: Flask, customer: Chat, how: str
+) -> None:
+    payload = agent_text(customer.customer_id)
+    body = json.dumps(payload).encode()
+    signature = {
+        "missing": None,
+        "other secret": sign(body, "some-other-secret-0123456789"),
+        "body changed": sign(body + b" ", DEV_WEBHOOK_SECRET),
+        "hex digest": "sha256=" + hmac.new(DEV_WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest(),
+    }[how]
+    headers = {"Content-Type": "application/json"}
+    if signature is not None:
+        headers[SIGNATURE_HEADER] = signature
+    answer = api.post("/genesys/webhook", data=body, headers=headers)
+    assert answer.status_code == 401
+    assert messages(chat_app) == []
+
+
+def test_a_malformed_payload_is_refused(api: FlaskClient, chat_app: Flask) -> None:
+    assert post(api, {"id": "x", "type": "Text"}).status_code == 400
+    body = b"not json"
+    answer = api.post(
+        "/genesys/webhook", data=body, headers={SIGNATURE_HEADER: sign(body, DEV_WEBHOOK_SECRET)}
+    )
+    assert answer.status_code == 400
+    assert messages(chat_app) == []
+
+
+# -- agent messages -------------------------------------------------------------------------------------
+
+
+def test_an_agent_message_reaches_the_customers_chat_once(
+    api: FlaskClient, chat_app: Flask, customer: Chat
+) -> None:
+    payload = agent_text(customer.customer_id)
+    for _ in range(3):  # Genesys retries a delivery up to five times
+        answer = post(api, payload)
+        assert answer.status_code == 200
+    assert answer.json == {"status": "duplicate"}
+    stored = messages(chat_app)
+    assert len(stored) == 1
+    assert (stored[0].direction, stored[0].text, stored[0].genesys_message_id, stored[0].chat_id) == (
+        MessageDirection.AGENT,
+        "Hello from the agent",
+        "genesys-agent-1",
+        customer.id,
+    )
+    assert api.get("/chat/api/chat").json["messages"][0]["text"] == "Hello from the agent"
+
+
+def test_agent_messages_are_routed_by_the_customer_id(chat_app: Flask, customer: Chat) -> None:
+    other_client = chat_app.test_client()
+    other_id = start_chat(other_client)["chat"]["id"]
+    with services_of(chat_app).db.session() as session:
+        other = session.get_one(Chat, other_id)
+    post(other_client, agent_text(other.customer_id, "for-other"))
+    post(other_client, agent_text(customer.customer_id, "for-customer"))
+    assert {(m.chat_id, m.genesys_message_id) for m in messages(chat_app)} == {
+        (other.id, "for-other"),
+        (customer.id, "for-customer"),
+    }
+
+
+def test_a_message_for_an_unknown_customer_is_acknowledged_and_dropped(
+    api: FlaskClient, chat_app: Flask
+) -> None:
+    answer = post(api, agent_text("nobody-we-know"))
+    assert answer.status_code == 200 and answer.json == {"status": "unknown_customer"}
+    assert messages(chat_app) == []
+
+
+def test_agent_attachments_keep_only_web_links(api: FlaskClient, chat_app: Flask, customer: Chat) -> None:
+    payload = agent_text(customer.customer_id)
+    payload["content"] = [
+        {
+            "contentType": "Attachment",
+            "attachment": {
+                "mediaType": "Image",
+                "url": "https://g.example/a.png",
+                "mime": "image/png",
+                "filename": "a.png",
+            },
+        },
+        {
+            "contentType": "Attachment",
+            "attachment": {
+                "mediaType": "File",
+                "url": "javascript:alert(1)",
+                "mime": "application/pdf",
+                "filename": "x.pdf",
+            },
+        },
+    ]
+    post(api, payload)
+    (stored,) = messages(chat_app)
+    assert stored.content == [
+        {"url": "https://g.example/a.png", "mime": "image/png", "filename": "a.png", "media_type": "Image"}
+    ]
+
+
+def test_an_agent_message_ends_the_typing_indicator(
+    api: FlaskClient, chat_app: Flask, customer: Chat
+) -> None:
+    typing = {
+        **agent_text(customer.customer_id, "typing-1"),
+        "type": "Event",
+        "events": [{"eventType": "Typing", "typing": {"type": "On", "duration": 4000}}],
+    }
+    assert post(api, typing).json == {"status": "typing"}
+    assert api.get("/chat/api/chat").json["agent_typing"] is True
+    post(api, agent_text(customer.customer_id))
+    assert api.get("/chat/api/chat").json["agent_typing"] is False
+
+
+def test_agent_typing_is_ignored_when_indicators_are_off(make_app: Callable[..., Flask]) -> None:
+    app = make_app(chat_typing_indicators=False)
+    client = app.test_client()
+    chat_id = start_chat(client)["chat"]["id"]
+    with services_of(app).db.session() as session:
+        customer_id = session.get_one(Chat, chat_id).customer_id
+    typing = {**agent_text(customer_id), "type": "Event", "events": [{"eventType": "Typing"}]}
+    assert post(client, typing).json == {"status": "ignored"}
+    with services_of(app).db.session() as session:
+        assert session.get_one(Chat, chat_id).agent_typing_until is None
+
+
+# -- receipts -------------------------------------------------------------------------------------------
+
+
+def test_a_delivered_receipt_marks_the_customer_message_delivered(
+    api: FlaskClient, chat_app: Flask, customer: Chat
+) -> None:
+    sent_customer_message(api, chat_app)
+    for _ in range(2):
+        assert post(api, receipt("genesys-in-1", "Delivered")).json == {"status": "receipt_delivered"}
+    assert [m.status for m in messages(chat_app)] == [MessageStatus.DELIVERED]
+
+
+def test_a_failed_receipt_marks_it_failed_with_the_reasons(
+    api: FlaskClient, chat_app: Flask, customer: Chat
+) -> None:
+    sent_customer_message(api, chat_app)
+    reasons = [{"code": "MediaTypeNotAllowed", "message": "Media type application/x-foo is not allowed"}]
+    post(api, receipt("genesys-in-1", "Failed", reasons=reasons))
+    (message,) = messages(chat_app)
+    assert message.status == MessageStatus.FAILED
+    assert message.failure_reason == "Media type application/x-foo is not allowed"
+    shown = api.get("/chat/api/chat").json["messages"][0]
+    assert (shown["status"], shown["failure_reason"]) == (
+        "failed",
+        "Media type application/x-foo is not allowed",
+    )
+
+
+def test_a_receipt_before_the_worker_recorded_genesys_id_matches_our_message_id(
+    api: FlaskClient, chat_app: Flask, customer: Chat
+) -> None:
+    api.post("/chat/api/messages", json={"client_id": "client-0001", "text": "hi"}, headers=CSRF)
+    (pending,) = messages(chat_app)
+    assert post(api, receipt("not-recorded-yet", "Delivered", pending.channel_message_id)).status_code == 200
+    assert [m.status for m in messages(chat_app)] == [MessageStatus.DELIVERED]
+
+
+def test_a_receipt_for_an_unknown_message_asks_genesys_to_retry(api: FlaskClient, chat_app: Flask) -> None:
+    answer = post(api, receipt("unknown", "Delivered", "ferry-unknown"))
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "1"
+
+
+def test_receipts_about_agent_messages_are_ignored(api: FlaskClient, chat_app: Flask, customer: Chat) -> None:
+    post(api, agent_text(customer.customer_id))
+    answer = post(api, receipt("genesys-agent-1", "Delivered", direction="Outbound"))
+    assert answer.json == {"status": "ignored"}
+    assert [m.status for m in messages(chat_app)] == [MessageStatus.SENT]
+
+
+def test_the_webhook_answers_with_database_writes_only(
+    api: FlaskClient, chat_app: Flask, customer: Chat
+) -> None:
+    """Nothing on the webhook's path calls Genesys (it must answer well within Genesys's 10 s)."""
+    with services_of(chat_app).db.session() as session:
+        before = session.scalar(select(func.count()).select_from(ChatMessage))
+    assert "genesys" not in services_of(chat_app).__dict__  # the Genesys client was never even built
+    post(api, agent_text(customer.customer_id))
+    assert "genesys" not in services_of(chat_app).__dict__
+    with services_of(chat_app).db.session() as session:
+        assert session.scalar(select(func.count()).select_from(ChatMessage)) == (before or 0) + 1

@@ -1,0 +1,146 @@
+"""The widget's event stream (server-sent events) at /chat/api/events?after=<message id>.
+
+Nothing here lives only in one process's memory: each stream polls the database (the source of truth)
+for messages with an id above the last one it sent, for status changes of messages still on their way,
+and for the agent's typing state. Any gunicorn worker, or any other process, may have written them.
+A stream ends after CHAT_STREAM_SECONDS; the widget reconnects with the last id it saw.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Response, request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ferry.config import Settings
+from ferry.db import Database
+from ferry.models import ChatMessage, MessageDirection, MessageStatus
+from ferry.services import get_services
+from uploader import bp
+from uploader.api import API
+from uploader.chat import agent_typing, live_chat, message_json
+from uploader.errors import MESSAGES
+from uploader.session import chat_for_token, presented_token
+
+HEARTBEAT_SECONDS = 15.0
+_IN_FLIGHT = (MessageStatus.PENDING, MessageStatus.SENT)
+_OUTBOUND = (MessageDirection.CUSTOMER, MessageDirection.SYSTEM)
+
+
+def sse(event: str, data: Any, event_id: int | None = None) -> str:
+    """One server-sent event."""
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+@dataclass
+class ChatStream:
+    """The state of one stream: the last message id sent and the statuses the widget was last told."""
+
+    db: Database
+    settings: Settings
+    chat_id: str
+    last_id: int
+    statuses: dict[int, tuple[str, str | None]] = field(default_factory=dict)
+    typing: bool = False
+
+    def opening(self) -> list[str]:
+        """A snapshot of every outbound message's status up to `last_id` (what changed while away)."""
+        with self.db.session() as session:
+            rows = session.execute(
+                select(ChatMessage.id, ChatMessage.status, ChatMessage.failure_reason).where(
+                    ChatMessage.chat_id == self.chat_id,
+                    ChatMessage.id <= self.last_id,
+                    ChatMessage.direction.in_(_OUTBOUND),
+                )
+            ).all()
+        snapshot = [{"id": r.id, "status": str(r.status), "failure_reason": r.failure_reason} for r in rows]
+        for r in rows:
+            if r.status in _IN_FLIGHT:
+                self.statuses[r.id] = (str(r.status), r.failure_reason)
+        return [sse("statuses", snapshot)]
+
+    def poll(self) -> tuple[list[str], bool]:
+        """Events since the last poll; the flag is False once the chat has ended."""
+        events: list[str] = []
+        with self.db.session() as session:
+            chat = live_chat(session, self.chat_id)
+            if chat is None:
+                return [
+                    sse("end", {"error": "session_expired", "message": MESSAGES["session_expired"]})
+                ], False
+            for message in session.scalars(
+                select(ChatMessage)
+                .where(ChatMessage.chat_id == self.chat_id, ChatMessage.id > self.last_id)
+                .order_by(ChatMessage.id)
+            ):
+                events.append(sse("message", message_json(message), message.id))
+                self.last_id = message.id
+                if message.direction in _OUTBOUND and message.status in _IN_FLIGHT:
+                    self.statuses[message.id] = (str(message.status), message.failure_reason)
+            events.extend(self._status_changes(session))
+            typing = agent_typing(chat)
+            if typing != self.typing:
+                self.typing = typing
+                events.append(sse("typing", {"agent": typing}))
+        return events, True
+
+    def _status_changes(self, session: Session) -> list[str]:
+        if not self.statuses:
+            return []
+        events = []
+        rows = session.execute(
+            select(ChatMessage.id, ChatMessage.status, ChatMessage.failure_reason).where(
+                ChatMessage.id.in_(list(self.statuses))
+            )
+        ).all()
+        for r in rows:
+            now = (str(r.status), r.failure_reason)
+            if now != self.statuses[r.id]:
+                events.append(sse("status", {"id": r.id, "status": now[0], "failure_reason": now[1]}))
+            if r.status in _IN_FLIGHT:
+                self.statuses[r.id] = now
+            else:
+                del self.statuses[r.id]
+        return events
+
+
+def run(stream: ChatStream) -> Iterator[str]:
+    """Yield events until the stream's time is up or the chat ends."""
+    settings = stream.settings
+    deadline = time.monotonic() + settings.chat_stream_seconds
+    yield "retry: 1000\n\n"
+    yield from stream.opening()
+    last_write = time.monotonic()
+    while time.monotonic() < deadline:
+        events, live = stream.poll()
+        if events:
+            yield "".join(events)
+            last_write = time.monotonic()
+        if not live:
+            return
+        if time.monotonic() - last_write >= HEARTBEAT_SECONDS:
+            yield ": keep-alive\n\n"
+            last_write = time.monotonic()
+        time.sleep(settings.chat_stream_poll_seconds)
+
+
+@bp.get(f"{API}/events")
+def events() -> Response:
+    """`text/event-stream` of transcript changes after message `after`."""
+    services = get_services()
+    settings, db = services.settings, services.db
+    with db.session() as session:
+        chat_id = chat_for_token(session, settings, presented_token(request)).id
+    after = max(0, request.args.get("after", default=0, type=int))
+    stream = ChatStream(db, settings, chat_id, after)
+    response = Response(run(stream), mimetype="text/event-stream")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Accel-Buffering"] = "no"
+    return response

@@ -1,0 +1,195 @@
+"""POST /genesys/webhook: what Genesys sends the customer (agent messages, receipts, typing).
+
+The signature (X-Hub-Signature-256 over the raw body with GENESYS_WEBHOOK_SECRET) is checked before
+anything is read; a missing or wrong one is answered 401 and changes nothing. Processing is only a
+few database writes (Genesys gives up after 10 s) and idempotent, because Genesys retries up to five
+times: agent messages are deduplicated by Genesys's message id, receipts and typing just set state.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Response, jsonify, request
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ferry.config import Settings
+from ferry.db import utcnow
+from ferry.models import Chat, ChatMessage, MessageDirection, MessageStatus
+from ferry.services import get_services
+from genesys.models import (
+    Direction,
+    WebhookKind,
+    WebhookMessage,
+    WebhookPayloadError,
+    parse_webhook,
+)
+from genesys.models import (
+    MessageStatus as GenesysStatus,
+)
+from genesys.webhook import SIGNATURE_HEADER, verify_signature
+from uploader import bp
+
+log = logging.getLogger("uploader.webhook")
+
+WEBHOOK_PATH = "/genesys/webhook"
+DEFAULT_TYPING_MS = 5000
+MAX_TYPING_MS = 30000
+
+
+class NotYetKnown(Exception):
+    """A receipt for a message whose Genesys id is not recorded yet (the worker is still committing)."""
+
+
+@bp.post(WEBHOOK_PATH)
+def genesys_webhook() -> tuple[Response, int] | tuple[Response, int, dict[str, str]]:
+    """Verify, parse and apply one webhook message."""
+    services = get_services()
+    body = request.get_data(cache=False)
+    if not verify_signature(
+        body, request.headers.get(SIGNATURE_HEADER), services.settings.genesys_webhook_secret
+    ):
+        log.warning("webhook refused: bad or missing signature", extra={"bytes": len(body)})
+        return jsonify(error="bad_signature", message="The webhook signature is missing or wrong."), 401
+    try:
+        message = parse_webhook(json.loads(body))
+    except (ValueError, WebhookPayloadError) as exc:
+        log.warning("webhook refused: malformed payload", extra={"error": str(exc)})
+        return jsonify(error="malformed", message=str(exc)), 400
+    try:
+        outcome = apply(services.db, services.settings, message)
+    except NotYetKnown:
+        # Genesys retries 5xx; by then the worker has recorded the message id.
+        return (
+            jsonify(error="not_yet_known", message="Message not known yet; retry."),
+            503,
+            {"Retry-After": "1"},
+        )
+    return jsonify(status=outcome), 200
+
+
+def apply(db: Any, settings: Settings, message: WebhookMessage) -> str:
+    """Apply one verified webhook message; answers what happened (for the log and the response)."""
+    kind = message.kind
+    try:
+        with db.session() as session:
+            if kind is WebhookKind.TEXT:
+                outcome = record_agent_message(session, message)
+            elif kind is WebhookKind.RECEIPT:
+                outcome = apply_receipt(session, message)
+            elif kind is WebhookKind.TYPING:
+                outcome = record_agent_typing(session, settings, message)
+            else:
+                outcome = "ignored"
+    except IntegrityError:
+        # A concurrent redelivery of the same agent message stored it first.
+        outcome = "duplicate"
+    log.info(
+        "webhook applied", extra={"kind": str(kind), "genesys_message_id": message.id, "outcome": outcome}
+    )
+    return outcome
+
+
+def _chat_for(session: Session, message: WebhookMessage) -> Chat | None:
+    customer_id = message.channel.to.id if message.channel.to is not None else None
+    if not customer_id:
+        return None
+    return session.scalars(select(Chat).where(Chat.customer_id == customer_id)).first()
+
+
+def record_agent_message(session: Session, message: WebhookMessage) -> str:
+    """Store an agent's message for the customer it is addressed to (`channel.to.id`), once."""
+    if message.direction == Direction.INBOUND:
+        return "ignored"
+    duplicate = session.scalars(
+        select(ChatMessage.id).where(ChatMessage.genesys_message_id == message.id)
+    ).first()
+    if duplicate is not None:
+        return "duplicate"
+    chat = _chat_for(session, message)
+    if chat is None:
+        log.warning("agent message for an unknown customer dropped", extra={"genesys_message_id": message.id})
+        return "unknown_customer"
+    attachments = [
+        {
+            "url": a.url,
+            "mime": a.mime,
+            "filename": a.filename,
+            "media_type": str(a.media_type),
+        }
+        for a in message.attachments
+        if a.url and _is_web_url(a.url)
+    ]
+    if not (message.text or attachments):
+        return "ignored"
+    session.add(
+        ChatMessage(
+            chat=chat,
+            direction=MessageDirection.AGENT,
+            text=message.text,
+            content=attachments or None,
+            status=MessageStatus.SENT,
+            genesys_message_id=message.id,
+        )
+    )
+    chat.agent_typing_until = None
+    session.flush()
+    return "stored"
+
+
+def apply_receipt(session: Session, message: WebhookMessage) -> str:
+    """Move a customer message on (sent → delivered, or failed with Genesys's reasons).
+
+    The receipt's `id` is Genesys's id for the message (from the answer to the inbound call), and its
+    `channel.messageId`, when present, ours.
+
+    :raise NotYetKnown: when neither matches yet (the worker has not committed the answer).
+    """
+    if message.direction == Direction.OUTBOUND:
+        return "ignored"  # about an agent's message: nothing for the customer's transcript
+    conditions = [ChatMessage.genesys_message_id == message.id]
+    if message.channel.message_id:
+        conditions.append(ChatMessage.channel_message_id == message.channel.message_id)
+    target = session.scalars(
+        select(ChatMessage).where(or_(*conditions), ChatMessage.direction != MessageDirection.AGENT)
+    ).first()
+    if target is None:
+        raise NotYetKnown(message.id)
+    status = message.status
+    if status in (GenesysStatus.DELIVERED, GenesysStatus.READ):
+        target.status = MessageStatus.DELIVERED
+        target.failure_reason = None
+    elif status == GenesysStatus.FAILED:
+        target.status = MessageStatus.FAILED
+        target.failure_reason = (
+            "; ".join(r.message for r in message.reasons or []) or "Genesys could not deliver it"
+        )
+    elif status in (GenesysStatus.SENT, GenesysStatus.PUBLISHED) and target.status == MessageStatus.PENDING:
+        target.status = MessageStatus.SENT
+    else:
+        return "ignored"
+    return f"receipt_{str(status).lower()}"
+
+
+def record_agent_typing(session: Session, settings: Settings, message: WebhookMessage) -> str:
+    """Show the agent's typing indicator for as long as Genesys says (capped)."""
+    if not settings.chat_typing_indicators:
+        return "ignored"
+    chat = _chat_for(session, message)
+    if chat is None:
+        return "unknown_customer"
+    duration = min(message.typing_duration_ms or DEFAULT_TYPING_MS, MAX_TYPING_MS)
+    chat.agent_typing_until = utcnow() + timedelta(milliseconds=duration)
+    return "typing"
+
+
+def _is_web_url(url: str) -> bool:
+    """Only http(s) links reach the widget (never `javascript:` or `data:`)."""
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
