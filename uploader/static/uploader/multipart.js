@@ -1,0 +1,489 @@
+// One file's upload, browser → S3, through Ferry's upload API (api.js): parts of
+// max(8 MiB, size / 10,000) bytes, several in flight, each retried with backoff and re-signed when its
+// URL expires or S3 refuses it, each carrying its SHA-256 (computed here with crypto.subtle over the
+// part's slice, signed into the URL, so S3 refuses a part that was corrupted on the way). The file is
+// read slice by slice (Blob.slice), never whole. Resume: after a pause or a lost connection the parts
+// S3 already holds are listed and skipped; after a reload the customer selects the same file again and
+// its fingerprint (name, size, lastModified and the first MiB) finds the unfinished upload.
+import { ATTACH_STRINGS as T } from "../chat/strings.js";
+
+const MIB = 1024 * 1024;
+const FINGERPRINT_HEAD = MIB;
+// Delay before each attempt of a part (ms); when they run out the upload stops with `failed` and
+// resume() carries on from the parts already stored.
+const RETRY_DELAYS = [0, 1000, 3000, 5000, 10000, 20000, 30000];
+const RESIGN_MARGIN_MS = 60 * 1000; // never start a PUT on a URL that expires within this margin
+const SPEED_WINDOW_MS = 5000;
+const HASHING_AT_ONCE = 1;
+
+// States: preparing (fingerprint, declare), uploading, paused, completing, then from the server
+// scanning → delivered | rejected (policy, size check or scan; see `reason`); also cancelled, expired,
+// and failed (stopped after retries or by an error; resume() tries again).
+const FINAL = new Set(["delivered", "rejected", "cancelled", "expired"]);
+// API refusals that no retry can change (see the OpenAPI document's error codes).
+const REFUSALS = new Set([
+  "empty_file",
+  "too_large",
+  "type_not_allowed",
+  "too_many_files",
+  "chat_closed",
+  "size_mismatch",
+  "assembly_failed",
+]);
+
+function base64(bytes) {
+  let text = "";
+  for (let i = 0; i < bytes.length; i += 1) text += String.fromCharCode(bytes[i]);
+  return btoa(text);
+}
+
+function hex(bytes) {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+// Base64 SHA-256 of a Blob slice, as S3's x-amz-checksum-sha256 wants it.
+export async function sha256Base64(blob) {
+  const digest = await crypto.subtle.digest("SHA-256", await blob.arrayBuffer());
+  return base64(new Uint8Array(digest));
+}
+
+// Identifies the same file when the customer selects it again (after a reload).
+export async function fingerprintFile(file) {
+  const meta = new TextEncoder().encode(`${file.name}\u0000${file.size}\u0000${file.lastModified}\u0000`);
+  const head = new Uint8Array(await file.slice(0, FINGERPRINT_HEAD).arrayBuffer());
+  const joined = new Uint8Array(meta.length + head.length);
+  joined.set(meta);
+  joined.set(head, meta.length);
+  return `v1-${hex(new Uint8Array(await crypto.subtle.digest("SHA-256", joined)))}`;
+}
+
+// A part PUT that S3 (or the network) refused; its message is what the customer sees if retries run out.
+class PartError extends Error {
+  constructor(status, code) {
+    super(T.partFailed);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+// Stops the current run (pause, cancel) without it counting as a failure.
+class Stopped extends Error {}
+
+function checkpoint(run) {
+  if (run.controller.signal.aborted) throw new Stopped();
+}
+
+function s3ErrorCode(xhr) {
+  const match = /<Code>([^<]+)<\/Code>/.exec(xhr.responseText || "");
+  return match ? match[1] : "";
+}
+
+function delay(ms, signal) {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(new Stopped());
+    const timer = setTimeout(resolve, ms * (0.8 + Math.random() * 0.4)); // jitter spreads retries out
+    signal.addEventListener("abort", () => {
+      clearTimeout(timer);
+      reject(new Stopped());
+    });
+  });
+}
+
+function online(signal) {
+  if (navigator.onLine) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const done = () => {
+      window.removeEventListener("online", done);
+      if (signal.aborted) reject(new Stopped());
+      else resolve();
+    };
+    window.addEventListener("online", done);
+    signal.addEventListener("abort", done);
+  });
+}
+
+// Whether an API refusal may go away by itself (no answer, server trouble, rate limit).
+function transient(error) {
+  return error && (error.status === 0 || error.status === 429 || error.status >= 500);
+}
+
+// Runs at most `limit` tasks at once, in the order they were asked for. Hashing reads each part into
+// memory; one at a time (about 0.5 GB/s) stays ahead of the uploads without competing with them for
+// the CPU, and keeps the next part's checksum the first one ready.
+class Limiter {
+  constructor(limit) {
+    this.limit = limit;
+    this.running = 0;
+    this.waiting = [];
+  }
+
+  run(task) {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ task, resolve, reject });
+      this.next();
+    });
+  }
+
+  next() {
+    while (this.running < this.limit && this.waiting.length) {
+      const { task, resolve, reject } = this.waiting.shift();
+      this.running += 1;
+      task()
+        .then(resolve, reject)
+        .finally(() => {
+          this.running -= 1;
+          this.next();
+        });
+    }
+  }
+}
+
+// Collects sign requests and sends them in batches: whatever is asked while one request is on its way
+// goes out together in the next one.
+class Signer {
+  constructor(api, id, maxBatch) {
+    this.api = api;
+    this.id = id;
+    this.maxBatch = maxBatch;
+    this.waiting = [];
+    this.busy = false;
+  }
+
+  sign(number, sha256) {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ number, sha256, resolve, reject });
+      this.kick();
+    });
+  }
+
+  kick() {
+    if (this.busy || this.waiting.length === 0) return;
+    this.busy = true;
+    queueMicrotask(() => this.flush());
+  }
+
+  async flush() {
+    const batch = this.waiting.splice(0, this.maxBatch);
+    try {
+      const data = await this.api.sign(
+        this.id,
+        batch.map(({ number, sha256 }) => ({ number, sha256 })),
+      );
+      const received = Date.now();
+      const byNumber = new Map(data.parts.map((p) => [p.number, p]));
+      for (const item of batch) {
+        const part = byNumber.get(item.number);
+        // Lifetimes come from the URL itself, so the customer's clock does not matter.
+        const seconds = Number(new URL(part.url).searchParams.get("X-Amz-Expires") || 300);
+        item.resolve({ ...part, sha256: item.sha256, expiresAt: received + seconds * 1000 });
+      }
+    } catch (error) {
+      for (const item of batch) item.reject(error);
+    } finally {
+      this.busy = false;
+      this.kick();
+    }
+  }
+}
+
+// Drives one file's upload. Listen for "state" (detail: {state, reason}), "progress"
+// (detail: {loaded, total, percent, speed, remaining}) and "network" (detail: {online}).
+export class FileUpload extends EventTarget {
+  constructor(file, api, { concurrency = 6, retryDelays = RETRY_DELAYS } = {}) {
+    super();
+    this.file = file;
+    this.api = api;
+    this.concurrency = Math.min(6, Math.max(1, concurrency));
+    this.retryDelays = retryDelays;
+    this.state = "preparing";
+    this.reason = null;
+    this.attachment = null;
+    this.run = null; // { controller, xhrs, ... } of the current attempt
+    this.samples = [];
+  }
+
+  get final() {
+    return FINAL.has(this.state);
+  }
+
+  start() {
+    if (this.run || this.final) return this.finished;
+    this.finished = this.execute();
+    return this.finished;
+  }
+
+  // Stop sending; parts already in S3 stay there for resume().
+  pause() {
+    if (!this.run || this.state === "completing") return;
+    this.stop();
+    this.setState("paused");
+  }
+
+  resume() {
+    if (this.run || this.final || this.state === "scanning") return this.finished;
+    return this.start();
+  }
+
+  get cancellable() {
+    return ["preparing", "uploading", "paused", "failed"].includes(this.state);
+  }
+
+  // Stop and make S3 drop every part.
+  async cancel() {
+    if (!this.cancellable) return;
+    this.stop();
+    this.setState("cancelled");
+    if (this.creating) await this.creating.catch(() => null);
+    if (!this.attachment) return;
+    for (let attempt = 0; attempt < this.retryDelays.length; attempt += 1) {
+      try {
+        this.attachment = (await this.api.abort(this.attachment.id)).attachment;
+        return;
+      } catch (error) {
+        if (!transient(error)) return;
+        await new Promise((resolve) => setTimeout(resolve, this.retryDelays[attempt] || 1000));
+      }
+    }
+  }
+
+  stop() {
+    if (!this.run) return;
+    this.run.controller.abort();
+    for (const xhr of this.run.xhrs) xhr.abort();
+    this.run = null;
+  }
+
+  setState(state, reason = null) {
+    this.state = state;
+    this.reason = reason;
+    this.dispatchEvent(new CustomEvent("state", { detail: { state, reason } }));
+  }
+
+  // Take the server's word for where the attachment is (after complete, or when resuming).
+  adopt(attachment) {
+    this.attachment = attachment;
+    if (attachment.state !== "uploading") this.setState(attachment.state, attachment.reason);
+  }
+
+  async execute() {
+    const run = { controller: new AbortController(), xhrs: new Set(), inflight: new Map(), prepared: new Map() };
+    this.run = run;
+    try {
+      if (!this.attachment) await this.declare(run);
+      if (this.attachment.state !== "uploading") return this.adopt(this.attachment);
+      this.setState("uploading");
+      for (let round = 0; ; round += 1) {
+        await this.sendMissing(run);
+        this.setState("completing");
+        try {
+          const done = await this.call(run, () => this.api.complete(this.attachment.id));
+          this.adopt(done.attachment);
+          return;
+        } catch (error) {
+          // Another tab or an earlier run may have left parts out: list again and send them.
+          if (error.code !== "parts_missing" || round >= 2) throw error;
+          this.setState("uploading");
+        }
+      }
+    } catch (error) {
+      if (error instanceof Stopped || run.controller.signal.aborted) return;
+      if (error.body && error.body.attachment) this.attachment = error.body.attachment;
+      this.setState(REFUSALS.has(error.code) ? "rejected" : "failed", error.message || String(error));
+    } finally {
+      if (this.run === run) this.run = null;
+    }
+  }
+
+  async declare(run) {
+    const fingerprint = await fingerprintFile(this.file);
+    checkpoint(run);
+    const { name, size, type } = this.file;
+    // The attachment is kept the moment it exists, so that a cancel while this was on its way aborts it.
+    this.creating = this.call(run, async () => {
+      const created = await this.api.create({ name, size, type, fingerprint });
+      this.attachment = created.attachment;
+      this.maxBatch = created.max_sign_batch;
+      run.fresh = !created.resumed;
+      return created;
+    });
+    await this.creating;
+    this.creating = null;
+  }
+
+  // Send every part S3 does not hold yet (with the exact size the plan says).
+  async sendMissing(run) {
+    const { id, part_count: count } = this.attachment;
+    // A brand-new upload holds nothing yet; anything else asks storage what it already has.
+    const fresh = run.fresh;
+    run.fresh = false;
+    const listed = fresh ? { parts: [] } : await this.call(run, () => this.api.parts(id));
+    const held = new Set(
+      listed.parts.filter((p) => p.size === this.partLength(p.number)).map((p) => p.number),
+    );
+    run.confirmed = listed.parts.filter((p) => held.has(p.number)).reduce((sum, p) => sum + p.size, 0);
+    run.queue = [];
+    for (let n = 1; n <= count; n += 1) if (!held.has(n)) run.queue.push(n);
+    run.signer = new Signer(this.api, id, this.maxBatch || 100);
+    run.hasher = new Limiter(HASHING_AT_ONCE);
+    this.samples = [];
+    this.progress(run);
+    const workers = [];
+    for (let i = 0; i < Math.min(this.concurrency, run.queue.length); i += 1) workers.push(this.worker(run));
+    try {
+      await Promise.all(workers);
+    } catch (error) {
+      run.controller.abort(); // one part gave up: stop the others too
+      for (const xhr of run.xhrs) xhr.abort();
+      throw error;
+    }
+    checkpoint(run);
+  }
+
+  partLength(number) {
+    const { size, part_size: partSize } = this.attachment;
+    return Math.min(partSize, size - (number - 1) * partSize);
+  }
+
+  slice(number) {
+    const start = (number - 1) * this.attachment.part_size;
+    return this.file.slice(start, start + this.partLength(number));
+  }
+
+  async worker(run) {
+    while (run.queue.length && !run.controller.signal.aborted) {
+      const number = run.queue.shift();
+      this.prepare(run, number);
+      // Hash and sign the next parts while this one travels.
+      for (const next of run.queue.slice(0, this.concurrency)) this.prepare(run, next);
+      await this.sendPart(run, number);
+    }
+  }
+
+  // The part's checksum and a signed URL for it (reused while it has time left).
+  prepare(run, number, { rehash = false, resign = false } = {}) {
+    let entry = run.prepared.get(number);
+    if (!entry || rehash) {
+      const sha256 = run.hasher.run(() => sha256Base64(this.slice(number)));
+      entry = { sha256, ticket: sha256.then((sum) => run.signer.sign(number, sum)) };
+    } else if (resign) {
+      entry = { sha256: entry.sha256, ticket: entry.sha256.then((sum) => run.signer.sign(number, sum)) };
+    }
+    entry.ticket.catch(() => null); // consumed (and reported) by sendPart
+    run.prepared.set(number, entry);
+    return entry;
+  }
+
+  async sendPart(run, number) {
+    const signal = run.controller.signal;
+    let rehash = false;
+    let resign = false;
+    for (let attempt = 0; ; ) {
+      if (signal.aborted) throw new Stopped();
+      try {
+        let ticket = await this.prepare(run, number, { rehash, resign }).ticket;
+        if (ticket.expiresAt - Date.now() < RESIGN_MARGIN_MS) {
+          ticket = await this.prepare(run, number, { resign: true }).ticket;
+        }
+        rehash = resign = false;
+        await this.put(run, number, ticket);
+        run.prepared.delete(number);
+        run.inflight.delete(number);
+        run.confirmed += this.partLength(number);
+        this.progress(run);
+        return;
+      } catch (error) {
+        run.inflight.delete(number);
+        if (error instanceof Stopped || signal.aborted) throw new Stopped();
+        if (!(error instanceof PartError) && !transient(error)) throw error; // the API refused, or unreadable
+        // Signing failed for now; or 403: the URL expired or its signature no longer holds; or 400: S3
+        // found the bytes do not match the checksum (BadDigest) or the length: read the slice again.
+        // Each gets a new URL.
+        if (!(error instanceof PartError) || error.status === 403) resign = true;
+        if (error.status === 400) rehash = true;
+        if (error.status === 404) throw new Error(T.discarded);
+        if (!navigator.onLine) {
+          await this.reconnected(signal); // a lost connection does not use up attempts
+          continue;
+        }
+        attempt += 1;
+        if (attempt >= this.retryDelays.length) throw error;
+        await delay(this.retryDelays[attempt], signal);
+      }
+    }
+  }
+
+  put(run, number, ticket) {
+    return new Promise((resolve, reject) => {
+      if (run.controller.signal.aborted) return reject(new Stopped());
+      const xhr = new XMLHttpRequest();
+      run.xhrs.add(xhr);
+      const settle = (fn, value) => {
+        run.xhrs.delete(xhr);
+        fn(value);
+      };
+      xhr.open("PUT", ticket.url);
+      for (const [name, value] of Object.entries(ticket.headers || {})) xhr.setRequestHeader(name, value);
+      xhr.upload.onprogress = (event) => {
+        run.inflight.set(number, event.loaded);
+        this.progress(run);
+      };
+      xhr.onload = () => {
+        if (xhr.status >= 200 && xhr.status < 300) settle(resolve);
+        else settle(reject, new PartError(xhr.status, s3ErrorCode(xhr)));
+      };
+      xhr.onerror = () => settle(reject, new PartError(0, "network"));
+      xhr.onabort = () => settle(reject, run.controller.signal.aborted ? new Stopped() : new PartError(0, "aborted"));
+      xhr.send(this.slice(number));
+    });
+  }
+
+  // Wait for the browser to be online again; "network" events (detail: {online}) tell the UI.
+  async reconnected(signal) {
+    if (navigator.onLine) return;
+    this.dispatchEvent(new CustomEvent("network", { detail: { online: false } }));
+    try {
+      await online(signal);
+    } finally {
+      this.dispatchEvent(new CustomEvent("network", { detail: { online: true } }));
+    }
+  }
+
+  // Calls the API, retrying what may go away by itself (no connection, 5xx, 429).
+  async call(run, request) {
+    for (let attempt = 0; ; ) {
+      try {
+        const answer = await request();
+        checkpoint(run); // paused or cancelled while the answer was on its way
+        return answer;
+      } catch (error) {
+        if (run.controller.signal.aborted) throw new Stopped();
+        if (!transient(error)) throw error;
+        if (!navigator.onLine) {
+          await this.reconnected(run.controller.signal);
+          continue;
+        }
+        attempt += 1;
+        if (attempt >= this.retryDelays.length) throw error;
+        await delay(this.retryDelays[attempt], run.controller.signal);
+      }
+    }
+  }
+
+  progress(run) {
+    let loaded = run.confirmed || 0;
+    for (const bytes of run.inflight.values()) loaded += bytes;
+    const total = this.file.size;
+    loaded = Math.min(loaded, total);
+    const now = performance.now();
+    this.samples.push([now, loaded]);
+    while (this.samples.length > 2 && now - this.samples[0][0] > SPEED_WINDOW_MS) this.samples.shift();
+    const [t0, b0] = this.samples[0];
+    const speed = now - t0 > 250 ? Math.max(0, ((loaded - b0) * 1000) / (now - t0)) : 0;
+    const remaining = speed > 0 ? (total - loaded) / speed : null;
+    this.dispatchEvent(
+      new CustomEvent("progress", {
+        detail: { loaded, total, percent: total ? (loaded * 100) / total : 100, speed, remaining },
+      }),
+    );
+  }
+}
