@@ -1,0 +1,146 @@
+"""What the agent and the customer are told about a scanned file.
+
+A clean file is announced in the customer's Genesys conversation as an inbound message: text naming the
+file and its stable Ferry link, and, when Genesys can show it natively (a small file of a previewable type),
+a `content[].attachment` whose presigned URL `native_attachment_finisher` mints when the outbox sends the
+message, through the clean-only gate (`ferry.access.presigned_url`). A refused file gets a short notice
+with no link.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from ferry.access import GENESYS_INGEST_URL_SECONDS, AccessDenied, AccessUnavailable, presigned_url
+from ferry.config import Settings
+from ferry.db import Database
+from ferry.models import Attachment, AttachmentStatus
+from ferry.outbox import Claim, DeliveryDeferred, MessageFinisher
+from ferry.storage import ObjectStorage
+from genesys.models import (
+    MediaType,
+    OpenContentAttachment,
+    OpenInboundMessageContent,
+    OpenInboundNormalizedMessage,
+)
+from scanner.sniff import matches, normalise
+
+log = logging.getLogger("scanner.announce")
+
+# What the widget and the agent read about a file that was not delivered (never the signature name).
+REFUSALS = {
+    AttachmentStatus.INFECTED: "the virus scan found a threat in it",
+    AttachmentStatus.REJECTED: "this kind of file can't be sent",
+    AttachmentStatus.TOO_LARGE: "it is too large to be checked for viruses",
+    AttachmentStatus.FAILED: "it could not be checked for viruses",
+}
+
+
+def channel_message_id(attachment_id: str) -> str:
+    """The `channel.messageId` of a file's one message to Genesys: fixed, so no retry or replay adds one."""
+    return f"ferry-attachment-{attachment_id}"
+
+
+def file_link(settings: Settings, attachment_id: str) -> str:
+    """The stable Ferry link to a file (the viewer checks who may open it, every time)."""
+    return f"{settings.public_base_url}/files/{attachment_id}"
+
+
+def human_size(size: int) -> str:
+    """A size as people read it, in decimal units like Genesys's limits ("25 MB")."""
+    if size < 1000:
+        return f"{size} byte{'' if size == 1 else 's'}"
+    value, unit = size / 1000, "kB"
+    for bigger in ("MB", "GB", "TB"):
+        if value < 999.5:  # what still prints as three digits
+            break
+        value, unit = value / 1000, bigger
+    return f"{value:.1f} {unit}" if value < 10 else f"{value:.0f} {unit}"
+
+
+def served_type(attachment: Attachment) -> str:
+    """The type the file is treated as: what the scanner decided, else what the customer declared."""
+    return normalise(attachment.sniffed_type or attachment.declared_type) or "application/octet-stream"
+
+
+def announcement_text(settings: Settings, attachment: Attachment) -> str:
+    """The agent's message for a clean file: name, size, type and the Ferry link."""
+    size = attachment.size if attachment.size is not None else attachment.declared_size
+    return (
+        f"File from the customer: {attachment.filename} ({human_size(size)}, {served_type(attachment)})\n"
+        f"{file_link(settings, attachment.id)}"
+    )
+
+
+def refusal_text(attachment: Attachment, status: AttachmentStatus) -> str:
+    """The notice for a file that was not delivered (the widget shows it; the agent may get it too)."""
+    size = human_size(attachment.declared_size)
+    return f"File not delivered: {attachment.filename} ({size}), because {REFUSALS[status]}."
+
+
+def has_native_preview(settings: Settings, attachment: Attachment) -> bool:
+    """Small enough for Genesys to ingest, and of a type its agent UI previews."""
+    size = attachment.size if attachment.size is not None else attachment.declared_size
+    return size <= settings.native_preview_max_bytes and matches(
+        served_type(attachment), settings.native_preview_types
+    )
+
+
+def media_type(mime: str) -> MediaType:
+    """Genesys's media type for a MIME type."""
+    family = mime.split("/", 1)[0]
+    return {"image": MediaType.IMAGE, "video": MediaType.VIDEO, "audio": MediaType.AUDIO}.get(
+        family, MediaType.FILE
+    )
+
+
+def native_attachment(attachment: Attachment, url: str) -> OpenInboundMessageContent:
+    """The `content[]` element that lets Genesys show the file natively."""
+    mime = served_type(attachment)
+    return OpenInboundMessageContent(
+        attachment=OpenContentAttachment(
+            media_type=media_type(mime),
+            mime=mime,
+            url=url,
+            id=attachment.id,
+            filename=attachment.filename,
+            sha256=attachment.sha256,
+        )
+    )
+
+
+def native_attachment_finisher(settings: Settings, db: Database, storage: ObjectStorage) -> MessageFinisher:
+    """The outbox hook that adds a clean, previewable file's native attachment when its message is sent.
+
+    The URL is minted per attempt (an entry may be retried hours after it was written) and only through
+    the gate that checks the record and the object's tag both say clean. A refusal sends the text and
+    link alone; S3 being unreachable defers the message.
+    """
+
+    def finish(claim: Claim, message: OpenInboundNormalizedMessage) -> OpenInboundNormalizedMessage:
+        with db.session() as session:
+            attachment = session.get(Attachment, claim.attachment_id)
+        if attachment is None or attachment.status != AttachmentStatus.CLEAN:
+            return message
+        if not has_native_preview(settings, attachment):
+            return message
+        try:
+            url = presigned_url(
+                storage,
+                attachment,
+                inline=False,
+                seconds=GENESYS_INGEST_URL_SECONDS,
+                max_seconds=GENESYS_INGEST_URL_SECONDS,
+            )
+        except AccessDenied as exc:
+            log.warning(
+                "clean attachment refused by the presign gate: announced without a native attachment",
+                extra={"attachment_id": attachment.id, "reason": str(exc.reason)},
+            )
+            return message
+        except AccessUnavailable as exc:
+            raise DeliveryDeferred(f"cannot presign attachment {attachment.id}: {exc}") from None
+        return dataclasses.replace(message, content=[native_attachment(attachment, url)])
+
+    return finish
