@@ -89,10 +89,26 @@ def _register_blueprints(app: Flask) -> None:
     from ferry.health import bp as health_bp
 
     app.register_blueprint(health_bp)
+    from uploader import bp as uploader_bp
+
+    app.register_blueprint(uploader_bp)
+    from viewer import bp as viewer_bp
+
+    app.register_blueprint(viewer_bp)
 
 
 def _register_commands(app: Flask) -> None:
+    from ferry.attachments import uploads_cli
     from ferry.cli import db_cli, storage_cli
+    from genesys.cli import genesys_cli
 
     app.cli.add_command(db_cli)
     app.cli.add_command(storage_cli)
+    from ferry.outbox import outbox_cli
+
+    app.cli.add_command(outbox_cli)
+    app.cli.add_command(genesys_cli)
+    app.cli.add_command(uploads_cli)
+    from scanner.cli import scan_cli
+
+    app.cli.add_command(scan_cli)

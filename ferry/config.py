@@ -83,6 +83,22 @@ class Settings:
     # ClamAV
     clamd_address: str = ""
     clamd_timeout_seconds: float = 600.0
+    clamav_mirror_url: str = ""  # s3://bucket/prefix/ the scanner Lambda loads signatures from at cold start
+
+    # Scanning (scanner/pipeline.py): S3 event -> scan -> verdict -> tags -> outbox
+    scan_segment_mode: str = "segment"  # files over the engine cap: "segment" (overlapping) or "refuse"
+    scan_engine_cap_bytes: int = 2000 * MIB  # must not exceed clamd's StreamMaxLength/MaxFileSize
+    scan_segment_workers: int = 2
+    scan_max_attempts: int = 3  # scans that end in an error before the file is failed
+    scan_retry_base_seconds: float = 30.0
+    scan_retry_max_seconds: float = 900.0
+    scan_lease_seconds: float = 300.0  # a scanner's claim on an attachment, renewed while it scans
+    scan_visibility_seconds: int = 900  # the worker's SQS visibility timeout, renewed while it scans
+    scan_queue_wait_seconds: int = 1  # SQS long poll of the worker's scan loop
+    scan_worker_threads: int = 1  # scan loops in `python -m ferry.worker` (only when CLAMD_ADDRESS is set)
+    scan_quarantine_mode: str = "quarantine"  # infected objects: "quarantine" (moved) or "delete"
+    scan_max_signature_age_days: float = 3.0  # production: older signatures make files wait
+    scan_notify_agent_on_reject: bool = True  # tell the agent (no link) when a file is refused
 
     # Genesys Cloud
     genesys_region: str = ""
@@ -103,17 +119,45 @@ class Settings:
     viewer_reviewer_roles: tuple[str, ...] = ("Quality Evaluator", "Quality Administrator")
     viewer_auditor_roles: tuple[str, ...] = ("Quality Administrator",)
 
+    # Viewer sessions, caches and URLs (README: The agent viewer)
+    viewer_recheck_seconds: int = 120
+    viewer_grant_seconds: int = 300
+    viewer_session_hours: int = 8
+    viewer_url_seconds: int = 300
+    viewer_cookie_samesite: str = "Lax"
+    viewer_cookie_partitioned: bool = False
+    api_oauth_client_ids: tuple[str, ...] = ()
+
+    # Lambda authorizer
+    authorizer_cache_seconds: int = 60
+    authorizer_policy_scope: str = "route"
+
     # Upload policy
     upload_max_bytes: int = 50 * GIB
     upload_allowed_types: tuple[str, ...] = DEFAULT_ALLOWED_TYPES
     upload_max_files_per_chat: int = 50
+    upload_single_put_max_bytes: int = 8 * MIB  # larger files go multipart
+    upload_url_seconds: int = 900  # lifetime of a presigned part URL (the widget re-signs on expiry)
+    upload_abandon_after_hours: int = 24  # `flask uploads expire` aborts unfinished uploads this old
     native_preview_types: tuple[str, ...] = DEFAULT_NATIVE_PREVIEW_TYPES
     native_preview_max_bytes: int = 25 * 1000 * 1000
 
     # Chat
     chat_max_message_chars: int = 4000
+    chat_session_hours: int = 24
+    chat_rate_per_chat: int = 30  # messages (and retries) per chat per minute
+    chat_rate_per_ip: int = 120  # chat API writes per client IP per minute
+    chat_starts_per_ip: int = 20  # new chats per client IP per hour
+    chat_typing_indicators: bool = True
+    chat_stream_poll_seconds: float = 0.25
+    chat_stream_seconds: float = 50.0
 
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    # Genesys delivery outbox (the worker)
+    outbox_poll_seconds: float = 0.25
+    outbox_lease_seconds: float = 60.0
+    outbox_backoff_base_seconds: float = 1.0
+    outbox_backoff_max_seconds: float = 300.0
+    outbox_threads: int = 2
 
     @property
     def is_production(self) -> bool:
@@ -136,7 +180,9 @@ class Settings:
 
         values: dict[str, Any] = dict(
             ferry_env=mode,
-            secret_key=reader.secret("SECRET_KEY", "development-only-secret-key" if dev else None, min_len=16),
+            secret_key=reader.secret(
+                "SECRET_KEY", "development-only-secret-key" if dev else None, min_len=16
+            ),
             database_url=reader.database_url("DATABASE_URL", f"sqlite:///{instance / 'ferry.sqlite3'}"),
             public_base_url=public,
             instance_path=str(instance),
@@ -149,17 +195,41 @@ class Settings:
             sqs_queue_url=reader.url(
                 "SQS_QUEUE_URL", "http://127.0.0.1:8200/123456789012/ferry-dev-scan" if dev else None
             ),
-            sqs_endpoint_url=reader.optional_url("SQS_ENDPOINT_URL", "http://127.0.0.1:8200" if dev else None),
+            sqs_endpoint_url=reader.optional_url(
+                "SQS_ENDPOINT_URL", "http://127.0.0.1:8200" if dev else None
+            ),
             widget_origins=reader.origins("WIDGET_ORIGINS", public if dev else None),
-            clamd_address=reader.required("CLAMD_ADDRESS", str(instance / "clamd" / "clamd.sock") if dev else None),
+            # Optional in production: where the scanner Lambda scans, the web and worker dynos need no clamd.
+            clamd_address=reader.text("CLAMD_ADDRESS", str(instance / "clamd" / "clamd.sock") if dev else ""),
             clamd_timeout_seconds=reader.number("CLAMD_TIMEOUT_SECONDS", 600.0),
+            clamav_mirror_url=reader.s3_url("CLAMAV_MIRROR_URL"),
+            scan_segment_mode=reader.choice("SCAN_SEGMENT_MODE", ("segment", "refuse"), default="segment"),
+            scan_engine_cap_bytes=reader.integer(
+                "SCAN_ENGINE_CAP_BYTES", 2000 * MIB, minimum=4 * MIB, maximum=2000 * MIB
+            ),
+            scan_segment_workers=reader.integer("SCAN_SEGMENT_WORKERS", 2, minimum=1, maximum=8),
+            scan_max_attempts=reader.integer("SCAN_MAX_ATTEMPTS", 3, minimum=1),
+            scan_retry_base_seconds=reader.number("SCAN_RETRY_BASE_SECONDS", 30.0),
+            scan_retry_max_seconds=reader.number("SCAN_RETRY_MAX_SECONDS", 900.0),
+            scan_lease_seconds=reader.number("SCAN_LEASE_SECONDS", 300.0),
+            # SQS caps a message's visibility timeout at 12 hours.
+            scan_visibility_seconds=reader.integer("SCAN_VISIBILITY_SECONDS", 900, minimum=1, maximum=43200),
+            scan_queue_wait_seconds=reader.integer("SCAN_QUEUE_WAIT_SECONDS", 1, minimum=0, maximum=20),
+            scan_worker_threads=reader.integer("SCAN_WORKER_THREADS", 1, minimum=0),
+            scan_quarantine_mode=reader.choice(
+                "SCAN_QUARANTINE_MODE", ("quarantine", "delete"), default="quarantine"
+            ),
+            scan_max_signature_age_days=reader.number("SCAN_MAX_SIGNATURE_AGE_DAYS", 3.0),
+            scan_notify_agent_on_reject=reader.flag("SCAN_NOTIFY_AGENT_ON_REJECT", True),
             genesys_region=reader.text("GENESYS_REGION", ""),
             genesys_api_base_url=api_base,
             genesys_login_base_url=login_base,
             genesys_org_id=reader.required("GENESYS_ORG_ID", DEV_ORG_ID if dev else None),
             genesys_client_id=reader.required("GENESYS_CLIENT_ID", DEV_CLIENT_ID if dev else None),
             genesys_client_secret=reader.secret("GENESYS_CLIENT_SECRET", DEV_CLIENT_SECRET if dev else None),
-            genesys_oauth_client_id=reader.required("GENESYS_OAUTH_CLIENT_ID", DEV_OAUTH_CLIENT_ID if dev else None),
+            genesys_oauth_client_id=reader.required(
+                "GENESYS_OAUTH_CLIENT_ID", DEV_OAUTH_CLIENT_ID if dev else None
+            ),
             genesys_oauth_client_secret=reader.secret(
                 "GENESYS_OAUTH_CLIENT_SECRET", DEV_OAUTH_CLIENT_SECRET if dev else None
             ),
@@ -170,14 +240,45 @@ class Settings:
             genesys_host_origins=reader.origins("GENESYS_HOST_ORIGINS", ",".join(host_origins)),
             genesys_timeout_seconds=reader.number("GENESYS_TIMEOUT_SECONDS", 10.0),
             viewer_agent_roles=reader.names("VIEWER_AGENT_ROLES", "Agent"),
-            viewer_reviewer_roles=reader.names("VIEWER_REVIEWER_ROLES", "Quality Evaluator,Quality Administrator"),
+            viewer_reviewer_roles=reader.names(
+                "VIEWER_REVIEWER_ROLES", "Quality Evaluator,Quality Administrator"
+            ),
             viewer_auditor_roles=reader.names("VIEWER_AUDITOR_ROLES", "Quality Administrator"),
+            # Deactivation and role removal must bite within five minutes: no cached answer may be older.
+            viewer_recheck_seconds=reader.integer("VIEWER_RECHECK_SECONDS", 120, minimum=1, maximum=300),
+            viewer_grant_seconds=reader.integer("VIEWER_GRANT_SECONDS", 300, minimum=0, maximum=3600),
+            viewer_session_hours=reader.integer("VIEWER_SESSION_HOURS", 8, minimum=1, maximum=48),
+            viewer_url_seconds=reader.integer("VIEWER_URL_SECONDS", 300, minimum=1, maximum=300),
+            viewer_cookie_samesite=_samesite(reader, public),
+            viewer_cookie_partitioned=reader.flag("VIEWER_COOKIE_PARTITIONED", False),
+            api_oauth_client_ids=reader.names("API_OAUTH_CLIENT_IDS", ""),
+            authorizer_cache_seconds=reader.integer("AUTHORIZER_CACHE_SECONDS", 60, minimum=0, maximum=300),
+            authorizer_policy_scope=reader.choice(
+                "AUTHORIZER_POLICY_SCOPE", ("route", "api"), default="route"
+            ),
             upload_max_bytes=reader.integer("UPLOAD_MAX_BYTES", 50 * GIB, minimum=1),
             upload_allowed_types=reader.names("UPLOAD_ALLOWED_TYPES", ",".join(DEFAULT_ALLOWED_TYPES)),
             upload_max_files_per_chat=reader.integer("UPLOAD_MAX_FILES_PER_CHAT", 50, minimum=1),
+            upload_single_put_max_bytes=reader.integer(
+                "UPLOAD_SINGLE_PUT_MAX_BYTES", 8 * MIB, minimum=0, maximum=5 * 1000**3
+            ),
+            upload_url_seconds=reader.integer("UPLOAD_URL_SECONDS", 900, minimum=60, maximum=7 * 24 * 3600),
+            upload_abandon_after_hours=reader.integer("UPLOAD_ABANDON_AFTER_HOURS", 24, minimum=1),
             native_preview_types=reader.names("NATIVE_PREVIEW_TYPES", ",".join(DEFAULT_NATIVE_PREVIEW_TYPES)),
             native_preview_max_bytes=reader.integer("NATIVE_PREVIEW_MAX_BYTES", 25 * 1000 * 1000, minimum=0),
             chat_max_message_chars=reader.integer("CHAT_MAX_MESSAGE_CHARS", 4000, minimum=1),
+            chat_session_hours=reader.integer("CHAT_SESSION_HOURS", 24, minimum=1),
+            chat_rate_per_chat=reader.integer("CHAT_RATE_PER_CHAT", 30, minimum=1),
+            chat_rate_per_ip=reader.integer("CHAT_RATE_PER_IP", 120, minimum=1),
+            chat_starts_per_ip=reader.integer("CHAT_STARTS_PER_IP", 20, minimum=1),
+            chat_typing_indicators=reader.flag("CHAT_TYPING_INDICATORS", True),
+            chat_stream_poll_seconds=reader.number("CHAT_STREAM_POLL_SECONDS", 0.25),
+            chat_stream_seconds=reader.number("CHAT_STREAM_SECONDS", 50.0),
+            outbox_poll_seconds=reader.number("OUTBOX_POLL_SECONDS", 0.25),
+            outbox_lease_seconds=reader.number("OUTBOX_LEASE_SECONDS", 60.0),
+            outbox_backoff_base_seconds=reader.number("OUTBOX_BACKOFF_BASE_SECONDS", 1.0),
+            outbox_backoff_max_seconds=reader.number("OUTBOX_BACKOFF_MAX_SECONDS", 300.0),
+            outbox_threads=reader.integer("OUTBOX_THREADS", 2, minimum=1),
         )
         if reader.errors:
             raise ConfigError("invalid configuration: " + "; ".join(reader.errors))
@@ -186,6 +287,16 @@ class Settings:
             raise ConfigError(f"unknown setting(s): {', '.join(sorted(unknown))}")
         values.update(overrides)
         return cls(**values)
+
+
+def _samesite(reader: _Reader, public_base_url: str) -> str:
+    """The viewer cookie's SameSite; `None` (for pages framed by Genesys) needs an https PUBLIC_BASE_URL."""
+    value = reader.choice("VIEWER_COOKIE_SAMESITE", ("Lax", "Strict", "None"), default="Lax")
+    if value == "None" and not public_base_url.startswith("https://"):
+        reader.errors.append(
+            "VIEWER_COOKIE_SAMESITE=None needs an https:// PUBLIC_BASE_URL (browsers require Secure)"
+        )
+    return value
 
 
 def _genesys_hosts(reader: _Reader, dev: bool) -> tuple[str, str, tuple[str, ...]]:
@@ -204,7 +315,9 @@ def _genesys_hosts(reader: _Reader, dev: bool) -> tuple[str, str, tuple[str, ...
         )
     standin = "http://127.0.0.1:8100" if dev else None
     if not dev and not reader.env.get("GENESYS_API_BASE_URL"):
-        reader.errors.append("GENESYS_REGION (or GENESYS_API_BASE_URL and GENESYS_LOGIN_BASE_URL) is required")
+        reader.errors.append(
+            "GENESYS_REGION (or GENESYS_API_BASE_URL and GENESYS_LOGIN_BASE_URL) is required"
+        )
         return "", "", ()
     api = reader.url("GENESYS_API_BASE_URL", standin).rstrip("/")
     login = reader.url("GENESYS_LOGIN_BASE_URL", standin).rstrip("/")
@@ -264,7 +377,24 @@ class _Reader:
             return self._fail(f"{name} must be a key prefix ending in '/' (got {value!r})")
         return value
 
-    def integer(self, name: str, default: int, minimum: int = 0) -> int:
+    def s3_url(self, name: str) -> str:
+        value = self.text(name, "")
+        if value and not re.match(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$", value):
+            return self._fail(f"{name} must be an s3://bucket/prefix/ URL (got {value!r})")
+        return value
+
+    def flag(self, name: str, default: bool) -> bool:
+        raw = self._get(name)
+        if raw is None:
+            return default
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        self._fail(f"{name} must be true or false (got {raw!r})")
+        return default
+
+    def integer(self, name: str, default: int, minimum: int = 0, maximum: int | None = None) -> int:
         raw = self._get(name)
         try:
             value = int(raw) if raw is not None else default
@@ -273,6 +403,8 @@ class _Reader:
             return default
         if value < minimum:
             self._fail(f"{name} must be at least {minimum} (got {value})")
+        if maximum is not None and value > maximum:
+            self._fail(f"{name} must be at most {maximum} (got {value})")
         return value
 
     def number(self, name: str, default: float) -> float:

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Response, jsonify
@@ -37,11 +38,11 @@ def readyz() -> tuple[Response, int]:
 def readiness(services: Services) -> tuple[bool, dict[str, dict[str, Any]]]:
     """Run every check concurrently, each with a deadline, and report them all."""
     checks: dict[str, Callable[[], dict[str, Any]]] = {
-        "database": lambda: _ok(services.db.ping()),
-        "s3": lambda: _ok(services.storage.ping()),
-        "sqs": lambda: _ok(services.queue.ping()),
+        "database": _succeeds(lambda: services.db.ping()),
+        "s3": _succeeds(lambda: services.storage.ping()),
+        "sqs": _succeeds(lambda: services.queue.ping()),
         "clamd": lambda: clamd_status(services),
-        "genesys": lambda: _ok(services.genesys.service_token()),
+        "genesys": _succeeds(lambda: services.genesys.service_token()),
     }
     futures = {name: _executor.submit(check) for name, check in checks.items()}
     results: dict[str, dict[str, Any]] = {}
@@ -58,16 +59,30 @@ def readiness(services: Services) -> tuple[bool, dict[str, dict[str, Any]]]:
     return all(r["ok"] for r in results.values()), results
 
 
-def _ok(_: object) -> dict[str, Any]:
-    return {"ok": True}
+def _succeeds(call: Callable[[], object]) -> Callable[[], dict[str, Any]]:
+    """A check that passes when `call` returns (its failure is an exception)."""
+
+    def check() -> dict[str, Any]:
+        call()
+        return {"ok": True}
+
+    return check
 
 
 def clamd_status(services: Services) -> dict[str, Any]:
     """clamd answers, and its signatures are real (and fresh) enough for the configured mode."""
     from scanner.signatures import assess_signatures
 
+    if not services.settings.clamd_address:
+        return {"ok": True, "skipped": "CLAMD_ADDRESS is unset: files are scanned by the scanner Lambda"}
+
     version = services.clamd.version()
-    assessment = assess_signatures(version, production=services.settings.is_production)
+    settings = services.settings
+    assessment = assess_signatures(
+        version,
+        production=settings.is_production,
+        max_age=timedelta(days=settings.scan_max_signature_age_days),
+    )
     status: dict[str, Any] = {"ok": assessment.usable, **assessment.as_dict()}
     if assessment.warning:
         log.warning(assessment.warning, extra={"check": "clamd"})

@@ -3,9 +3,9 @@ outbox, viewer sessions and the append-only access audit log."""
 
 from __future__ import annotations
 
-import enum
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -28,13 +28,6 @@ from ferry.db import Base, UTCDateTime, utcnow
 def new_id() -> str:
     """A random identifier for public records (never guessable, never derived from user input)."""
     return str(uuid.uuid4())
-
-
-class StrEnum(str, enum.Enum):
-    """An enum stored as its string value."""
-
-    def __str__(self) -> str:
-        return self.value
 
 
 class MessageDirection(StrEnum):
@@ -170,6 +163,7 @@ class Attachment(Base):
     segmented: Mapped[bool] = mapped_column(Boolean, default=False)
     scan_attempts: Mapped[int] = mapped_column(Integer, default=0)
     scan_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    scan_error: Mapped[str | None] = mapped_column(Text)  # the last scan error, for operators (never shown)
 
     conversation_id: Mapped[str | None] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
@@ -183,6 +177,7 @@ class Attachment(Base):
         Index("ix_attachments_status_created_at", "status", "created_at"),
         Index("ix_attachments_declared_type", "declared_type"),
         Index("ix_attachments_size", "size"),
+        Index("ix_attachments_filename", "filename"),  # the QA list sorts by name
     )
 
 

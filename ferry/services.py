@@ -70,9 +70,11 @@ class Services:
         )
 
     def close(self) -> None:
-        """Release pooled connections (database)."""
+        """Release pooled connections (database, Genesys HTTP session)."""
         if "db" in self.__dict__:
             self.db.dispose()
+        if "genesys" in self.__dict__:
+            self.genesys.close()
 
 
 def get_services() -> Services:

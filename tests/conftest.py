@@ -8,6 +8,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -24,6 +25,18 @@ from ferry.db import Base
 from ferry.queues import SqsQueue
 from ferry.services import Services
 from ferry.storage import S3Storage, queue_policy
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 REGION = "eu-west-1"
 BUCKET = "ferry-test"
@@ -183,3 +196,19 @@ def moto_reset(moto_server: str) -> str:
 
 def s3_client(endpoint: str | None = None) -> object:
     return boto3.client("s3", region_name=REGION, endpoint_url=endpoint)
+
+
+# -- a browser -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """Headless Chromium (Debian's), shared by the session."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"browser tests need Chromium at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -59,7 +59,6 @@ def test_complete_production_configuration() -> None:
         "GENESYS_OAUTH_CLIENT_SECRET",
         "GENESYS_WEBHOOK_SECRET",
         "S3_BUCKET",
-        "CLAMD_ADDRESS",
         "GENESYS_ORG_ID",
     ],
 )
@@ -92,7 +91,11 @@ def test_explicit_base_urls_instead_of_a_region() -> None:
     with pytest.raises(ConfigError, match="GENESYS_REGION"):
         Settings.from_env(environ)
     settings = Settings.from_env(
-        {**environ, "GENESYS_API_BASE_URL": "https://api.example", "GENESYS_LOGIN_BASE_URL": "https://login.example"}
+        {
+            **environ,
+            "GENESYS_API_BASE_URL": "https://api.example",
+            "GENESYS_LOGIN_BASE_URL": "https://login.example",
+        }
     )
     assert settings.genesys_login_base_url == "https://login.example"
 

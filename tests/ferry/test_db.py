@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import DatabaseError
 
@@ -98,3 +100,11 @@ def test_attachment_lifecycle_defaults(database_url: str) -> None:
         assert not AttachmentStatus(attachment.status).is_final
         assert AttachmentStatus.INFECTED.is_final
     database.dispose()
+
+
+def test_migrations_match_the_models(database_url: str) -> None:
+    database = Database(database_url)
+    with database.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    database.dispose()
+    assert differences == [], "a model changed without a migration (flask db revision -m ...)"

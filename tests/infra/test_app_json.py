@@ -48,7 +48,7 @@ def test_gunicorn_variables_are_found() -> None:
 def test_every_variable_ferry_reads_is_in_app_json(app_json: dict[str, Any]) -> None:
     documented = set(app_json["env"]) | addon_variables(app_json)
     missing = (variables_read() | gunicorn_variables() | BOTO3_CREDENTIALS) - documented
-    assert missing == set(), "describe these in app.json (and docs/deployment.md)"
+    assert missing == set(), "describe these in app.json (and README.md, Deployment)"
 
 
 def test_app_json_describes_nothing_ferry_does_not_read(app_json: dict[str, Any]) -> None:
