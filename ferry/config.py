@@ -34,12 +34,8 @@ DEV_WEBHOOK_SECRET = "ferry-dev-webhook-secret-0123456789"  # noqa: S105 - devel
 GIB = 1024**3
 MIB = 1024**2
 
-DEFAULT_ALLOWED_TYPES = (
-    "video/*",
-    "image/*",
-    "audio/*",
-    "application/pdf",
-    "application/dicom",
+# Common office documents (also a filter of the QA list).
+DOCUMENT_TYPES = (
     "application/msword",
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     "application/vnd.ms-excel",
@@ -51,6 +47,14 @@ DEFAULT_ALLOWED_TYPES = (
     "application/rtf",
     "text/plain",
     "text/csv",
+)
+DEFAULT_ALLOWED_TYPES = (
+    "video/*",
+    "image/*",
+    "audio/*",
+    "application/pdf",
+    "application/dicom",
+    *DOCUMENT_TYPES,
 )
 DEFAULT_NATIVE_PREVIEW_TYPES = ("image/jpeg", "image/png", "image/gif", "application/pdf", "video/mp4")
 

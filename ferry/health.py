@@ -42,7 +42,7 @@ def readiness(services: Services) -> tuple[bool, dict[str, dict[str, Any]]]:
         "s3": _succeeds(lambda: services.storage.ping()),
         "sqs": _succeeds(lambda: services.queue.ping()),
         "clamd": lambda: clamd_status(services),
-        "genesys": _succeeds(lambda: services.genesys.service_token()),
+        "genesys": _succeeds(lambda: services.genesys_probe.service_token()),
     }
     futures = {name: _executor.submit(check) for name, check in checks.items()}
     results: dict[str, dict[str, Any]] = {}

@@ -24,7 +24,7 @@ _SCRUBBERS = [
     (
         re.compile(
             r"((?:access_token|refresh_token|client_secret|code_verifier|code|password|secret|token)"
-            r"[\"']?\s*[:=]\s*[\"']?)[^\s\"'&,}]+",
+            r"(?:[\"']\s*:\s*[\"']?|\s*=\s*))[^\s\"'&,}]+",
             re.IGNORECASE,
         ),
         r"\1[redacted]",

@@ -69,12 +69,27 @@ class Services:
             timeout=self.settings.genesys_timeout_seconds,
         )
 
+    @cached_property
+    def genesys_probe(self) -> GenesysClient:
+        """A client that tries once, quickly: `/readyz` must answer within seconds, not retry for them."""
+        from genesys.client import GenesysClient
+
+        return GenesysClient(
+            api_base_url=self.settings.genesys_api_base_url,
+            login_base_url=self.settings.genesys_login_base_url,
+            client_id=self.settings.genesys_client_id,
+            client_secret=self.settings.genesys_client_secret,
+            timeout=min(3.0, self.settings.genesys_timeout_seconds),
+            max_attempts=1,
+        )
+
     def close(self) -> None:
         """Release pooled connections (database, Genesys HTTP session)."""
         if "db" in self.__dict__:
             self.db.dispose()
-        if "genesys" in self.__dict__:
-            self.genesys.close()
+        for name in ("genesys", "genesys_probe"):
+            if name in self.__dict__:
+                self.__dict__[name].close()
 
 
 def get_services() -> Services:

@@ -18,6 +18,7 @@ from moto import mock_aws
 from moto.server import ThreadedMotoServer
 from sqlalchemy import create_engine, text
 
+from devstack.clamd import TEST_SIGNATURES, ClamdProcess, ensure_clamd
 from ferry import create_app
 from ferry.cli import upgrade_database
 from ferry.config import Settings
@@ -212,3 +213,24 @@ def chromium() -> Iterator[Any]:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+# -- clamd ------------------------------------------------------------------------------------------
+
+
+def start_test_clamd(
+    tmp_path_factory: pytest.TempPathFactory, name: str, **kwargs: object
+) -> Iterator[ClamdProcess]:
+    if not shutil.which("clamd") and not Path("/usr/sbin/clamd").exists():
+        pytest.skip("clamd is not installed (Debian packages clamav, clamav-daemon)")
+    run_dir = tmp_path_factory.mktemp(name)
+    # Always Ferry's test signatures, whatever is in /var/lib/clamav: the tests expect their names.
+    process = ensure_clamd(run_dir, database_dir=TEST_SIGNATURES, tcp_port=free_port(), **kwargs)  # type: ignore[arg-type]
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="session")
+def clamd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClamdProcess]:
+    """A clamd on the project's configuration, unix socket and TCP."""
+    yield from start_test_clamd(tmp_path_factory, "clamd")

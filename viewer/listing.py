@@ -17,6 +17,7 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
+from ferry.config import DOCUMENT_TYPES
 from ferry.db import Database
 from ferry.models import AccessAudit, Attachment, AttachmentStatus, AuditOutcome, Chat
 
@@ -34,19 +35,6 @@ KINDS: dict[str, str] = {
     "dicom": "DICOM",
     "document": "Documents",
 }
-DOCUMENT_TYPES = (
-    "application/msword",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "application/vnd.ms-excel",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "application/vnd.ms-powerpoint",
-    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-    "application/vnd.oasis.opendocument.text",
-    "application/vnd.oasis.opendocument.spreadsheet",
-    "application/rtf",
-    "text/plain",
-    "text/csv",
-)
 SORTS: dict[str, Any] = {
     "created": Attachment.created_at,
     "name": Attachment.filename,

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import io
-import shutil
 import socket
 import struct
 import zlib
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
 
-from devstack.clamd import TEST_SIGNATURES, ClamdProcess, ensure_clamd
+from devstack.clamd import TEST_SIGNATURES, ClamdProcess
 from scanner.clamd import ClamdClient
+from tests.conftest import start_test_clamd
 
 # Small limits for the instance that tests what clamd does at its limits (streams of a few MB).
 SMALL_LIMITS = {"StreamMaxLength": "2M", "MaxFileSize": "1M", "MaxScanSize": "4M"}
@@ -33,26 +32,10 @@ def free_port() -> int:
     return _free_port()
 
 
-def _start(tmp_path_factory: pytest.TempPathFactory, name: str, **kwargs: object) -> Iterator[ClamdProcess]:
-    if not shutil.which("clamd") and not Path("/usr/sbin/clamd").exists():
-        pytest.skip("clamd is not installed (Debian packages clamav, clamav-daemon)")
-    run_dir = tmp_path_factory.mktemp(name)
-    # Always Ferry's test signatures, whatever is in /var/lib/clamav: the tests expect their names.
-    process = ensure_clamd(run_dir, database_dir=TEST_SIGNATURES, tcp_port=_free_port(), **kwargs)  # type: ignore[arg-type]
-    yield process
-    process.stop()
-
-
-@pytest.fixture(scope="session")
-def clamd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClamdProcess]:
-    """A clamd on the project's configuration, unix socket and TCP."""
-    yield from _start(tmp_path_factory, "clamd")
-
-
 @pytest.fixture(scope="session")
 def small_clamd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClamdProcess]:
     """A clamd whose StreamMaxLength (2M) and MaxFileSize (1M) are small enough to hit in a test."""
-    yield from _start(tmp_path_factory, "clamd-small", overrides=SMALL_LIMITS)
+    yield from start_test_clamd(tmp_path_factory, "clamd-small", overrides=SMALL_LIMITS)
 
 
 def _tcp_address(process: ClamdProcess) -> str:

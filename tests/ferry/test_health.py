@@ -1,0 +1,91 @@
+"""/healthz and /readyz against real dependencies: moto, clamd with the test signatures, the stand-in."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+
+from devstack.clamd import ClamdProcess
+from ferry import create_app
+from ferry.config import DEV_CLIENT_ID, DEV_CLIENT_SECRET, Settings
+from genesys_standin.server import StandinServer
+
+
+@pytest.fixture(scope="module")
+def standin() -> Iterator[StandinServer]:
+    with StandinServer() as server:
+        server_client = {
+            "client_id": DEV_CLIENT_ID,
+            "client_secret": DEV_CLIENT_SECRET,
+            "grants": ["client_credentials"],
+        }
+        import requests
+
+        requests.post(
+            f"{server.base_url}/_control/oauth-clients", json=server_client, timeout=10
+        ).raise_for_status()
+        yield server
+
+
+def ready_client(settings: Settings, **changes: object) -> FlaskClient:
+    return create_app(dataclasses.replace(settings, **changes)).test_client()  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def wired(settings: Settings, aws: None, clamd: ClamdProcess, standin: StandinServer) -> Settings:
+    """Settings whose every dependency is up."""
+    return dataclasses.replace(
+        settings,
+        clamd_address=clamd.address,
+        genesys_api_base_url=standin.base_url,
+        genesys_login_base_url=standin.base_url,
+    )
+
+
+def test_ready_when_everything_answers_and_loud_about_test_signatures(wired: Settings) -> None:
+    answer = ready_client(wired).get("/readyz")
+    assert answer.status_code == 200, answer.json
+    body = answer.json
+    assert body is not None and body["status"] == "ok" and body["failing"] == []
+    assert set(body["checks"]) == {"database", "s3", "sqs", "clamd", "genesys"}
+    assert body["checks"]["clamd"]["test_signatures_only"] is True
+    assert "TEST" in body["checks"]["clamd"]["warning"].upper()
+
+
+def test_clamd_down_is_named(wired: Settings, tmp_path: Path) -> None:
+    answer = ready_client(wired, clamd_address=str(tmp_path / "no-clamd.sock")).get("/readyz")
+    assert answer.status_code == 503
+    assert answer.json is not None and answer.json["failing"] == ["clamd"]
+
+
+def test_test_signatures_are_not_ready_in_production(wired: Settings) -> None:
+    answer = ready_client(wired, ferry_env="production").get("/readyz")
+    assert answer.status_code == 503
+    assert answer.json is not None and "clamd" in answer.json["failing"]
+
+
+def test_genesys_unreachable_is_named(wired: Settings) -> None:
+    answer = ready_client(
+        wired, genesys_api_base_url="http://127.0.0.1:9", genesys_login_base_url="http://127.0.0.1:9"
+    )
+    response = answer.get("/readyz")
+    assert response.status_code == 503
+    assert response.json is not None and response.json["failing"] == ["genesys"]
+
+
+def test_without_clamd_address_the_check_is_skipped_not_failed(wired: Settings) -> None:
+    answer = ready_client(wired, clamd_address="").get("/readyz")
+    assert answer.status_code == 200
+    assert answer.json is not None and "skipped" in answer.json["checks"]["clamd"]
+
+
+def test_healthz_touches_nothing(settings: Settings, aws: None, tmp_path: Path) -> None:
+    # Every dependency is unreachable, and the process is still alive.
+    client = ready_client(
+        settings, clamd_address=str(tmp_path / "x.sock"), genesys_api_base_url="http://127.0.0.1:9"
+    )
+    assert client.get("/healthz").status_code == 200
