@@ -89,6 +89,9 @@ def _make_engine(url: str, *, echo: bool) -> Engine:
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
+            # WAL with synchronous=NORMAL survives any process crash; only a power cut may lose the last
+            # commits. PostgreSQL is the production database; this keeps SQLite's per-click audit cheap.
+            cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
