@@ -457,13 +457,46 @@ def inline_type(attachment: Attachment) -> str | None:
     return None
 
 
+# A clean tag, once read, is trusted for this long by this process. The database status is checked on
+# every click; the tag is the second lock (in AWS the bucket policy enforces it again on the GET itself),
+# and re-reading it for every click of a video seek would cost an S3 round trip each time. Only "clean"
+# answers are remembered: a refusal is never cached.
+TAG_CONFIRMATION_SECONDS = 30.0
+
+
+class _TagConfirmations:
+    """Objects whose scan-status tag was recently read as clean, per process."""
+
+    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl, self.clock = ttl, clock
+        self._until: dict[tuple[str, str], float] = {}
+        self._lock = threading.Lock()
+
+    def fresh(self, bucket: str, key: str) -> bool:
+        with self._lock:
+            return self._until.get((bucket, key), 0.0) > self.clock()
+
+    def remember(self, bucket: str, key: str) -> None:
+        with self._lock:
+            now = self.clock()
+            if len(self._until) > 10_000:
+                self._until = {k: v for k, v in self._until.items() if v > now}
+            self._until[(bucket, key)] = now + self.ttl
+
+
+_confirmed_clean = _TagConfirmations(TAG_CONFIRMATION_SECONDS)
+
+
 def ensure_servable(storage: ObjectStorage, attachment: Attachment) -> None:
-    """Refuse unless the database says clean AND the object's scan-status tag, read now from S3, says clean.
+    """Refuse unless the database says clean AND the object's scan-status tag says clean (read from S3, or
+    read as clean within TAG_CONFIRMATION_SECONDS by this process).
 
     :raise AccessDenied: NOT_CLEAN, TAG_NOT_CLEAN or OBJECT_MISSING. :raise AccessUnavailable: S3 failed.
     """
     if attachment.status != AttachmentStatus.CLEAN:
         raise AccessDenied(Reason.NOT_CLEAN, f"status={attachment.status}")
+    if _confirmed_clean.fresh(storage.bucket, attachment.object_key):
+        return
     try:
         tags = storage.get_tags(attachment.object_key)
     except ObjectNotFound:
@@ -476,6 +509,7 @@ def ensure_servable(storage: ObjectStorage, attachment: Attachment) -> None:
             extra={"attachment_id": attachment.id, "tag": tags.get(SCAN_STATUS_TAG)},
         )
         raise AccessDenied(Reason.TAG_NOT_CLEAN, f"tag={tags.get(SCAN_STATUS_TAG)}")
+    _confirmed_clean.remember(storage.bucket, attachment.object_key)
 
 
 def presigned_url(

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from ferry import access
 from ferry.access import (
     MAX_URL_SECONDS,
     Access,
@@ -237,11 +238,31 @@ def test_no_url_unless_the_object_is_tagged_clean(tag: str | None, services: Ser
         assert refused.value.reason == Reason.TAG_NOT_CLEAN
 
 
-def test_the_tag_is_read_at_every_call(services: Services) -> None:
+def test_a_clean_tag_is_trusted_briefly_and_then_read_again(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(access, "_confirmed_clean", access._TagConfirmations(30.0, clock=lambda: now[0]))
     attachment = add_attachment(services)
     assert presigned_url(services.storage, attachment, inline=False, seconds=60)
 
     services.storage.put_tags(attachment.object_key, {"scan-status": "infected"})
+    now[0] += 29  # within the window a clean answer read 29 s ago still stands...
+    assert presigned_url(services.storage, attachment, inline=False, seconds=60)
+
+    now[0] += 2  # ...and after it the tag is read again
+    with pytest.raises(AccessDenied):
+        presigned_url(services.storage, attachment, inline=False, seconds=60)
+    # A refusal is never remembered as anything but a refusal.
+    with pytest.raises(AccessDenied):
+        presigned_url(services.storage, attachment, inline=False, seconds=60)
+
+
+def test_the_database_status_is_checked_at_every_call(services: Services) -> None:
+    attachment = add_attachment(services)
+    assert presigned_url(services.storage, attachment, inline=False, seconds=60)
+
+    attachment.status = AttachmentStatus.INFECTED
 
     with pytest.raises(AccessDenied):
         presigned_url(services.storage, attachment, inline=False, seconds=60)
