@@ -19,7 +19,6 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
 import click
 from flask.cli import AppGroup
@@ -368,13 +367,6 @@ def list_chat_attachments(session: Session, chat_id: str) -> list[Attachment]:
             .order_by(Attachment.created_at, Attachment.id)
         )
     )
-
-
-def upload_origin(storage: ObjectStorage) -> str:
-    """The origin the browser sends file bytes to (for the widget's CSP connect-src)."""
-    url, _ = storage.presign_put("origin-probe", content_type="application/octet-stream", tags={}, expires=60)
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
 
 
 def part_total(attachment: Attachment) -> int:

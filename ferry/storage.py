@@ -9,8 +9,9 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Protocol
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 import boto3
 from botocore.config import Config
@@ -62,6 +63,8 @@ class ObjectStorage(Protocol):
 
     bucket: str
 
+    @property
+    def origin(self) -> str: ...
     def ping(self) -> None: ...
     def presign_put(
         self,
@@ -295,6 +298,13 @@ class S3Storage:
             raise StorageUnavailable(f"get_object stream: {type(exc).__name__}") from exc
         finally:
             body.close()
+
+    @cached_property
+    def origin(self) -> str:
+        """The scheme://host browsers reach this bucket at, as boto3 signs it (for the CSP)."""
+        url = self._presign("get_object", {"Bucket": self.bucket, "Key": "origin-probe"}, 60)
+        parts = urlsplit(url)
+        return f"{parts.scheme}://{parts.netloc}"
 
     def presign_get(
         self, key: str, *, expires: int, filename: str | None, inline: bool, content_type: str | None

@@ -13,8 +13,7 @@ from ferry.services import get_services
 from genesys.client import GenesysClient
 from genesys.errors import GenesysError
 from genesys.models import WEBHOOK_SECRET_MIN_LENGTH, CreateStatus, OpenIntegration, OpenIntegrationRequest
-
-WEBHOOK_PATH = "/genesys/webhook"
+from genesys.webhook import WEBHOOK_PATH
 
 genesys_cli = AppGroup("genesys", help="Genesys Cloud set-up and checks.")
 

@@ -10,6 +10,8 @@ import base64
 import hashlib
 import hmac
 
+# Where Ferry receives the integration's webhook (the integration is created pointing at it).
+WEBHOOK_PATH = "/genesys/webhook"
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 _PREFIX = "sha256="
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from flask import Response, render_template, send_from_directory
 
-from ferry.attachments import upload_origin
 from ferry.config import Settings
 from ferry.services import get_services
 from uploader import bp
@@ -28,7 +27,7 @@ def content_security_policy(settings: Settings, frame_ancestors: str) -> str:
             "script-src 'self'",
             "style-src 'self'",
             f"img-src 'self' data: https: {genesys}",
-            f"connect-src 'self' {upload_origin(get_services().storage)}",  # the widget PUTs files to S3
+            f"connect-src 'self' {get_services().storage.origin}",  # the widget PUTs files to S3
             "base-uri 'none'",
             "form-action 'none'",
             f"frame-ancestors {frame_ancestors}",

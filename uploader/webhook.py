@@ -33,12 +33,11 @@ from genesys.models import (
 from genesys.models import (
     MessageStatus as GenesysStatus,
 )
-from genesys.webhook import SIGNATURE_HEADER, verify_signature
+from genesys.webhook import SIGNATURE_HEADER, WEBHOOK_PATH, verify_signature
 from uploader import bp
 
 log = logging.getLogger("uploader.webhook")
 
-WEBHOOK_PATH = "/genesys/webhook"
 DEFAULT_TYPING_MS = 5000
 MAX_TYPING_MS = 30000
 

@@ -153,19 +153,8 @@ def return_path(candidate: str | None) -> str:
     return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
-def storage_origins(settings: Settings) -> list[str]:
-    """Where presigned URLs point (media, images and PDFs load from there after our redirect)."""
-    if settings.s3_endpoint_url:
-        parts = urlsplit(settings.s3_endpoint_url)
-        return [f"{parts.scheme}://{parts.netloc}"]
-    return [
-        f"https://{settings.s3_bucket}.s3.{settings.aws_region}.amazonaws.com",
-        f"https://{settings.s3_bucket}.s3.amazonaws.com",
-    ]
-
-
 def content_security_policy(settings: Settings) -> str:
-    s3 = " ".join(storage_origins(settings))
+    s3 = services().storage.origin  # where our redirects send media, images and PDFs
     ancestors = " ".join(["'self'", *settings.genesys_host_origins])
     return "; ".join(
         [

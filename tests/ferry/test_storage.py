@@ -162,3 +162,12 @@ def test_configure_sets_cors_events_and_lifecycle(settings: Settings) -> None:
         keys = [r["s3"]["object"]["key"] for b in bodies for r in b.get("Records", [])]
         # Keys arrive URL-encoded, as real S3 sends them.
         assert "incoming%2Fe" in keys
+
+
+def test_origin_is_where_presigned_urls_point() -> None:
+    emulated = S3Storage(bucket="b", region=REGION, endpoint_url="http://127.0.0.1:8200")
+    assert emulated.origin == "http://127.0.0.1:8200"
+    aws = S3Storage(bucket="evidence", region=REGION)
+    assert aws.origin.startswith("https://evidence.s3.") and aws.origin.endswith(".amazonaws.com")
+    url = aws.presign_get("incoming/x", expires=60, filename=None, inline=True, content_type=None)
+    assert url.startswith(aws.origin + "/")
