@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 from devstack.clamd import ClamdProcess
 from ferry import create_app
 from ferry.config import DEV_CLIENT_ID, DEV_CLIENT_SECRET, Settings
+from ferry.services import Services
 from genesys_standin.server import StandinServer
 
 
@@ -31,8 +32,19 @@ def standin() -> Iterator[StandinServer]:
         yield server
 
 
-def ready_client(settings: Settings, **changes: object) -> FlaskClient:
-    return create_app(dataclasses.replace(settings, **changes)).test_client()  # type: ignore[arg-type]
+@pytest.fixture
+def ready_client() -> Iterator[Callable[..., FlaskClient]]:
+    """Build apps from changed settings; their connection pools are closed after the test."""
+    built: list[Services] = []
+
+    def build(settings: Settings, **changes: object) -> FlaskClient:
+        app = create_app(dataclasses.replace(settings, **changes))  # type: ignore[arg-type]
+        built.append(app.extensions["ferry"])
+        return app.test_client()
+
+    yield build
+    for services in built:
+        services.close()
 
 
 @pytest.fixture
@@ -46,7 +58,9 @@ def wired(settings: Settings, aws: None, clamd: ClamdProcess, standin: StandinSe
     )
 
 
-def test_ready_when_everything_answers_and_loud_about_test_signatures(wired: Settings) -> None:
+def test_ready_when_everything_answers_and_loud_about_test_signatures(
+    wired: Settings, ready_client: Callable[..., FlaskClient]
+) -> None:
     answer = ready_client(wired).get("/readyz")
     assert answer.status_code == 200, answer.json
     body = answer.json
@@ -56,19 +70,23 @@ def test_ready_when_everything_answers_and_loud_about_test_signatures(wired: Set
     assert "TEST" in body["checks"]["clamd"]["warning"].upper()
 
 
-def test_clamd_down_is_named(wired: Settings, tmp_path: Path) -> None:
+def test_clamd_down_is_named(
+    wired: Settings, tmp_path: Path, ready_client: Callable[..., FlaskClient]
+) -> None:
     answer = ready_client(wired, clamd_address=str(tmp_path / "no-clamd.sock")).get("/readyz")
     assert answer.status_code == 503
     assert answer.json is not None and answer.json["failing"] == ["clamd"]
 
 
-def test_test_signatures_are_not_ready_in_production(wired: Settings) -> None:
+def test_test_signatures_are_not_ready_in_production(
+    wired: Settings, ready_client: Callable[..., FlaskClient]
+) -> None:
     answer = ready_client(wired, ferry_env="production").get("/readyz")
     assert answer.status_code == 503
     assert answer.json is not None and "clamd" in answer.json["failing"]
 
 
-def test_genesys_unreachable_is_named(wired: Settings) -> None:
+def test_genesys_unreachable_is_named(wired: Settings, ready_client: Callable[..., FlaskClient]) -> None:
     answer = ready_client(
         wired, genesys_api_base_url="http://127.0.0.1:9", genesys_login_base_url="http://127.0.0.1:9"
     )
@@ -77,13 +95,17 @@ def test_genesys_unreachable_is_named(wired: Settings) -> None:
     assert response.json is not None and response.json["failing"] == ["genesys"]
 
 
-def test_without_clamd_address_the_check_is_skipped_not_failed(wired: Settings) -> None:
+def test_without_clamd_address_the_check_is_skipped_not_failed(
+    wired: Settings, ready_client: Callable[..., FlaskClient]
+) -> None:
     answer = ready_client(wired, clamd_address="").get("/readyz")
     assert answer.status_code == 200
     assert answer.json is not None and "skipped" in answer.json["checks"]["clamd"]
 
 
-def test_healthz_touches_nothing(settings: Settings, aws: None, tmp_path: Path) -> None:
+def test_healthz_touches_nothing(
+    settings: Settings, aws: None, tmp_path: Path, ready_client: Callable[..., FlaskClient]
+) -> None:
     # Every dependency is unreachable, and the process is still alive.
     client = ready_client(
         settings, clamd_address=str(tmp_path / "x.sock"), genesys_api_base_url="http://127.0.0.1:9"

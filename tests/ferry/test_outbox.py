@@ -193,6 +193,9 @@ def test_concurrent_claimers_never_take_the_same_entry(db: Database) -> None:
         thread.start()
     for thread in threads:
         thread.join()
+    # Claimers skip rows another one has locked, so a few may be left: whatever is left is still due
+    # exactly once (nothing claimed above comes back while its lease runs).
+    taken.extend(c.id for c in claim_due(db, lease_seconds=LEASE, limit=20))
     assert len(taken) == len(set(taken)) == 20
 
 
@@ -442,7 +445,10 @@ def test_operators_list_and_revive_dead_letters(settings: Settings, database_url
         listed = runner.invoke(args=["outbox", "list", "--dead"])
         assert listed.exit_code == 0
         assert f"{entry_id}\tdead" in listed.output and "code=bad.request" in listed.output
-        assert f"{other_id}\t" not in listed.output and "1 entry" in listed.output
+        listed_ids = [line.split("\t", 1)[0] for line in listed.output.splitlines() if "\t" in line]
+        assert (
+            listed_ids == [str(entry_id)] and str(other_id) not in listed_ids and "1 entry" in listed.output
+        )
         revived = runner.invoke(args=["outbox", "retry", str(entry_id)])
         assert revived.exit_code == 0
         assert entry(db, entry_id).state == OutboxState.PENDING
