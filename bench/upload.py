@@ -35,6 +35,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
+from devstack.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+
 MB = 1000 * 1000
 MIB = 1024 * 1024
 BUCKET = "ferry-bench"
@@ -42,17 +44,6 @@ REGION = "eu-west-1"
 QUEUE = "ferry-bench-scan"
 AWS_ENV = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": REGION}
 STATS_PATH = "/_bench/stats"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 TARGET_RATIO = 0.9
 TARGET_RSS_GROWTH = 20 * MB
 TARGET_BODY_BYTES = 64 * 1024

@@ -18,6 +18,7 @@ from moto import mock_aws
 from moto.server import ThreadedMotoServer
 from sqlalchemy import create_engine, text
 
+from devstack.browser import CHROMIUM, CHROMIUM_ARGS
 from devstack.clamd import TEST_SIGNATURES, ClamdProcess, ensure_clamd
 from ferry import create_app
 from ferry.cli import upgrade_database
@@ -26,18 +27,6 @@ from ferry.db import Base
 from ferry.queues import SqsQueue
 from ferry.services import Services
 from ferry.storage import S3Storage, queue_policy
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 REGION = "eu-west-1"
 BUCKET = "ferry-test"
