@@ -23,12 +23,11 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
 
 from ferry.config import Settings
-from ferry.db import Database, utcnow
+from ferry.db import Database, columns_of, detached, table_of, utcnow
 from ferry.models import AccessAudit, Attachment, AttachmentStatus, AuditOutcome, ConversationGrant
 from ferry.storage import ObjectNotFound, ObjectStorage, StorageError
 from genesys.errors import GenesysError, GenesysUnavailable
@@ -297,6 +296,9 @@ class IdentityCache:
 
 # -- attachments ------------------------------------------------------------------------------------
 
+_ATTACHMENTS = table_of(Attachment)
+_GRANTS = table_of(ConversationGrant)
+
 
 def parse_id(raw: str) -> str:
     """A canonical lower-case UUID from a path segment.
@@ -312,22 +314,39 @@ def parse_id(raw: str) -> str:
     return str(parsed)
 
 
+_ATTACHMENT_AND_GRANT = (
+    select(*columns_of(Attachment), _GRANTS.c.allowed, _GRANTS.c.checked_at)
+    .outerjoin(
+        _GRANTS,
+        and_(
+            _GRANTS.c.conversation_id == _ATTACHMENTS.c.conversation_id,
+            _GRANTS.c.user_id == bindparam("user_id"),
+        ),
+    )
+    .where(_ATTACHMENTS.c.id == bindparam("attachment_id"))
+)
+
+
 def load_attachment(
     db: Database, attachment_id: str, user_id: str
 ) -> tuple[Attachment, ConversationGrant | None] | None:
-    """The attachment (chat loaded, usable after the session closes) and the user's cached grant for its
-    conversation, in one query; None when there is no such attachment."""
-    grant_of_user = and_(
-        ConversationGrant.conversation_id == Attachment.conversation_id, ConversationGrant.user_id == user_id
-    )
-    with db.session() as session:
-        row = session.execute(
-            select(Attachment, ConversationGrant)
-            .options(joinedload(Attachment.chat))
-            .outerjoin(ConversationGrant, grant_of_user)
-            .where(Attachment.id == attachment_id)
+    """The attachment (detached: its chat is not loaded) and the user's cached grant for its
+    conversation, in one Core query (every click runs it); None when there is no such attachment."""
+    with db.autocommit() as connection:
+        found = connection.execute(
+            _ATTACHMENT_AND_GRANT, {"attachment_id": attachment_id, "user_id": user_id}
         ).first()
-    return (row[0], row[1]) if row is not None else None
+    if found is None:
+        return None
+    values = found._asdict()
+    allowed, checked_at = values.pop("allowed"), values.pop("checked_at")
+    attachment = detached(Attachment, values)
+    if allowed is None:
+        return attachment, None
+    grant = ConversationGrant(
+        user_id=user_id, conversation_id=attachment.conversation_id, allowed=allowed, checked_at=checked_at
+    )
+    return attachment, grant
 
 
 def authorize_attachment(
@@ -553,6 +572,8 @@ def read_head(storage: ObjectStorage, attachment: Attachment, size: int) -> byte
 
 # -- audit --------------------------------------------------------------------------------------------
 
+_AUDIT_INSERT = table_of(AccessAudit).insert()
+
 
 def record(
     db: Database,
@@ -567,20 +588,25 @@ def record(
     ip: str | None = None,
     user_agent: str | None = None,
 ) -> None:
-    """Append one audit row (values are clipped to their columns; ids from the URL are stored as sent)."""
-    with db.session() as session:
-        session.add(
-            AccessAudit(
-                at=utcnow(),
-                user_id=_clip(identity.user_id if identity else user_id, 64),
-                user_name=_clip(identity.name if identity else user_name, 255),
-                attachment_id=_clip(attachment_id, 64),
-                action=str(action),
-                outcome=outcome,
-                reason=_clip(reason, 1000),
-                ip=_clip(ip, 64),
-                user_agent=_clip(user_agent, 512),
-            )
+    """Append one audit row (values are clipped to their columns; ids from the URL are stored as sent).
+
+    A Core INSERT, not an ORM add: every click writes one, and the unit of work would double its cost.
+    The table's triggers keep it append-only either way.
+    """
+    with db.autocommit() as connection:
+        connection.execute(
+            _AUDIT_INSERT,
+            {
+                "at": utcnow(),
+                "user_id": _clip(identity.user_id if identity else user_id, 64),
+                "user_name": _clip(identity.name if identity else user_name, 255),
+                "attachment_id": _clip(attachment_id, 64),
+                "action": str(action),
+                "outcome": str(outcome),
+                "reason": _clip(reason, 1000),
+                "ip": _clip(ip, 64),
+                "user_agent": _clip(user_agent, 512),
+            },
         )
 
 

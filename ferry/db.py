@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, Engine, create_engine, event, text
+from sqlalchemy import Connection, DateTime, Engine, Label, Table, create_engine, event, inspect, text
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -41,6 +41,25 @@ class Base(DeclarativeBase):
     """Declarative base of every Ferry table."""
 
 
+ModelT = TypeVar("ModelT", bound=Base)
+
+
+def table_of(model: type[Base]) -> Table:
+    """The model's table, for Core statements."""
+    return model.metadata.tables[model.__tablename__]
+
+
+def columns_of(model: type[Base]) -> list[Label[Any]]:
+    """Every column of a model, labelled with its attribute name: a Core select of whole rows that
+    `detached` turns back into model instances."""
+    return [attr.columns[0].label(attr.key) for attr in inspect(model).column_attrs]
+
+
+def detached(model: type[ModelT], row: Mapping[str, Any]) -> ModelT:
+    """A model instance holding a Core row's values, outside any session (relationships unloaded)."""
+    return model(**row)
+
+
 class Database:
     """Owns the engine and the session factory for one database URL."""
 
@@ -48,6 +67,7 @@ class Database:
         self.url = url
         self.engine: Engine = _make_engine(url, echo=echo)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._autocommit_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -61,6 +81,17 @@ class Database:
             raise
         finally:
             session.close()
+
+    @contextmanager
+    def autocommit(self) -> Iterator[Connection]:
+        """A Core connection in which every statement commits on its own: for the one-statement units
+        of work every click runs (viewer session, attachment, audit row).
+
+        It skips the ORM's identity map and unit of work, which cost several times the query itself,
+        and on PostgreSQL the BEGIN and COMMIT round trips.
+        """
+        with self._autocommit_engine.connect() as connection:
+            yield connection
 
     def ping(self) -> None:
         """Run a trivial query; raises if the database is unreachable."""

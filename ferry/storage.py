@@ -14,6 +14,8 @@ from typing import Any, Protocol
 from urllib.parse import quote, urlencode, urlsplit
 
 import boto3
+from botocore.auth import S3SigV4QueryAuth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -111,7 +113,10 @@ class S3Storage:
         self.bucket = bucket
         self.region = region
         self.endpoint_url = endpoint_url
-        self.client = boto3.client(
+        # Our own session (same credential chain as boto3's default) so presign_get can ask it for the
+        # credentials the client signs with.
+        self._session = boto3.session.Session()
+        self.client = self._session.client(
             "s3",
             region_name=region,
             endpoint_url=endpoint_url,
@@ -300,22 +305,45 @@ class S3Storage:
             body.close()
 
     @cached_property
+    def _object_url_prefix(self) -> str:
+        """Where this bucket's keys live, as the client resolves it: "https://bucket.s3…/" in AWS,
+        "http://host:port/bucket/" against the emulator (path style)."""
+        probe = "origin-probe"
+        url = self._presign("get_object", {"Bucket": self.bucket, "Key": probe}, 60).split("?", 1)[0]
+        return url[: -len(probe)]
+
+    @property
     def origin(self) -> str:
         """The scheme://host browsers reach this bucket at, as boto3 signs it (for the CSP)."""
-        url = self._presign("get_object", {"Bucket": self.bucket, "Key": "origin-probe"}, 60)
-        parts = urlsplit(url)
+        parts = urlsplit(self._object_url_prefix)
         return f"{parts.scheme}://{parts.netloc}"
 
     def presign_get(
         self, key: str, *, expires: int, filename: str | None, inline: bool, content_type: str | None
     ) -> str:
-        """A presigned GET that makes S3 answer with our Content-Disposition and Content-Type."""
-        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        """A presigned GET that makes S3 answer with our Content-Disposition and Content-Type.
+
+        Every viewer click makes one, so it is signed by botocore's own SigV4 query signer over the
+        bucket URL resolved once, without the client's per-call endpoint resolution (a third of the
+        click's cost). A test checks the URL is byte for byte the one `generate_presigned_url` makes.
+        """
+        if not 1 <= expires <= MAX_PRESIGN_SECONDS:
+            raise ValueError(f"presigned URL lifetime must be 1..{MAX_PRESIGN_SECONDS} s")
+        query: dict[str, str] = {}
         if filename is not None:
-            params["ResponseContentDisposition"] = content_disposition(filename, inline=inline)
+            query["response-content-disposition"] = content_disposition(filename, inline=inline)
         if content_type:
-            params["ResponseContentType"] = content_type
-        return self._presign("get_object", params, expires)
+            query["response-content-type"] = content_type
+        request = AWSRequest(method="GET", url=self._object_url_prefix + quote(key, safe="/~"), params=query)
+        credentials = self._session.get_credentials()
+        if credentials is None:
+            raise StorageError("presign get_object: no AWS credentials")
+        try:
+            frozen = credentials.get_frozen_credentials()
+            S3SigV4QueryAuth(frozen, "s3", self.region, expires=expires).add_auth(request)
+        except BotoCoreError as exc:
+            raise StorageError(f"presign get_object: {type(exc).__name__}") from exc
+        return str(request.prepare().url)
 
     def move(self, key: str, new_key: str) -> None:
         """Copy the object (with its tags) to `new_key`, then delete the original."""

@@ -25,7 +25,7 @@ from ferry.access import (
     read_head,
     served_type,
 )
-from ferry.models import Attachment, AttachmentStatus, AuditOutcome
+from ferry.models import Attachment, AttachmentStatus, AuditOutcome, Chat
 from viewer import bp, dicom, listing
 from viewer.sessions import Viewer
 from viewer.web import ViewResult, audit, message, not_found, services, signed_in, unavailable
@@ -87,11 +87,13 @@ def file_page(viewer: Viewer, attachment_id: str) -> ViewResult:
             log.warning(
                 "DICOM header not read", extra={"attachment_id": attachment.id, "reason": str(exc.reason)}
             )
+    with services().db.session() as session:
+        chat = session.get(Chat, attachment.chat_id)
     audit(Action.VIEW, AuditOutcome.ALLOWED, identity=viewer.identity, attachment_id=attachment.id)
     return render_template(
         "viewer/file.html",
         attachment=attachment,
-        chat=attachment.chat,
+        chat=chat,
         status=status,
         status_text=STATUS_TEXT.get(status, str(status)),
         kind=kind,

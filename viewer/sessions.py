@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, select, update
 from werkzeug.wrappers import Response
 
 from ferry.access import Identity, access_for_roles, identify, token_digest
 from ferry.config import Settings
-from ferry.db import Database, utcnow
+from ferry.db import Database, columns_of, detached, table_of, utcnow
 from ferry.models import ViewerSession
 
 if TYPE_CHECKING:
@@ -102,13 +102,20 @@ def start(
     return cookie
 
 
+# Every viewer request starts here: a Core select, built once (see Database.autocommit).
+_SESSION_BY_ID = select(*columns_of(ViewerSession)).where(table_of(ViewerSession).c.id == bindparam("id"))
+
+
 def find(db: Database, cookie: str | None, settings: Settings) -> ViewerSession | None:
-    """The live session a cookie names, or None (no cookie, unknown, revoked or expired)."""
+    """The live session a cookie names (detached), or None (no cookie, unknown, revoked or expired)."""
     if not cookie or len(cookie) > 200:
         return None
-    with db.session() as session:
-        row = session.get(ViewerSession, token_digest(cookie))
-    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
+    with db.autocommit() as connection:
+        found = connection.execute(_SESSION_BY_ID, {"id": token_digest(cookie)}).first()
+    if found is None:
+        return None
+    row = detached(ViewerSession, found._asdict())
+    if row.revoked_at is not None or row.expires_at <= utcnow():
         return None
     return row
 

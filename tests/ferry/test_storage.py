@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime
 
+import botocore.auth
 import pytest
 import requests
 from moto import mock_aws
@@ -109,6 +111,35 @@ def test_presigned_get_sets_disposition(storage: S3Storage) -> None:
         storage.presign_get(
             "incoming/d", expires=8 * 24 * 3600, filename=None, inline=True, content_type=None
         )
+
+
+@pytest.mark.parametrize("endpoint_url", [None, "http://127.0.0.1:8200"])
+@pytest.mark.parametrize("region", [REGION, "us-east-1"])
+def test_presign_get_signs_exactly_as_the_boto3_client_does(
+    endpoint_url: str | None, region: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """presign_get skips the client's per-call machinery; its URL must still be the client's, to the
+    byte (session token, quoting of odd keys and names, virtual-host and path style, regions)."""
+    now = datetime(2026, 11, 24, 7, 30, 0)
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: now)
+    storage = S3Storage(bucket="evidence", region=region, endpoint_url=endpoint_url)
+    cases = [
+        ("incoming/0b5e3f3c-6b7e-4a8e-9a53-1e1f6d3c2a11", "claim.mp4", False, "video/mp4"),
+        ("quarantine/a b+c~ä", 'Übersicht €; "x".pdf', True, "application/pdf"),
+        ("incoming/plain", None, True, None),
+    ]
+    for key, filename, inline, content_type in cases:
+        params = {"Bucket": "evidence", "Key": key}
+        if filename is not None:
+            params["ResponseContentDisposition"] = content_disposition(filename, inline=inline)
+        if content_type is not None:
+            params["ResponseContentType"] = content_type
+        expected = storage.client.generate_presigned_url("get_object", Params=params, ExpiresIn=300)
+        ours = storage.presign_get(
+            key, expires=300, filename=filename, inline=inline, content_type=content_type
+        )
+        assert ours == expected
+        assert "X-Amz-Security-Token=testing" in ours
 
 
 @pytest.mark.parametrize(
