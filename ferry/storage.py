@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -23,6 +24,26 @@ from botocore.exceptions import BotoCoreError, ClientError
 # re-signed on demand by the widget, so they need not outlive a slow part.
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600
 READ_CHUNK = 1024 * 1024  # bounded: the scanner holds a few chunks at a time, whatever the object size
+
+MIB = 1024 * 1024
+GIB = 1024 * MIB
+# S3's limits: CopyObject refuses a source over 5 GiB; multipart parts are 5 MiB..5 GiB, at most 10,000.
+MAX_COPY_OBJECT_BYTES = 5 * GIB
+MIN_COPY_PART_BYTES = 5 * MIB
+MAX_COPY_PART_BYTES = 5 * GIB
+MAX_COPY_PARTS = 10_000
+# 256 MiB parts: a 50 GiB upload is 200 UploadPartCopy calls, each well inside the client's read timeout.
+COPY_PART_BYTES = 256 * MIB
+COPY_WORKERS = 4  # parts copied at once (S3 does the copying; below the client's 10 pooled connections)
+# What CopyObject carries over by itself and a multipart copy must be told (besides the tags).
+_COPIED_HEADERS = (
+    "ContentType",
+    "ContentDisposition",
+    "ContentEncoding",
+    "ContentLanguage",
+    "CacheControl",
+    "Metadata",
+)
 
 
 class StorageError(RuntimeError):
@@ -109,10 +130,25 @@ class ObjectStorage(Protocol):
 class S3Storage:
     """`ObjectStorage` over boto3; `endpoint_url` points it at the local emulator in development."""
 
-    def __init__(self, *, bucket: str, region: str, endpoint_url: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        bucket: str,
+        region: str,
+        endpoint_url: str | None = None,
+        copy_threshold: int = MAX_COPY_OBJECT_BYTES,
+        copy_part_size: int = COPY_PART_BYTES,
+    ) -> None:
+        if not 0 <= copy_threshold <= MAX_COPY_OBJECT_BYTES:
+            raise ValueError(f"copy_threshold must be 0..{MAX_COPY_OBJECT_BYTES} (CopyObject's limit)")
+        if not MIN_COPY_PART_BYTES <= copy_part_size <= MAX_COPY_PART_BYTES:
+            raise ValueError(f"copy_part_size must be {MIN_COPY_PART_BYTES}..{MAX_COPY_PART_BYTES}")
         self.bucket = bucket
         self.region = region
         self.endpoint_url = endpoint_url
+        # Objects above copy_threshold are moved by a multipart copy (tests lower both to a few MiB).
+        self.copy_threshold = copy_threshold
+        self.copy_part_size = copy_part_size
         # Our own session (same credential chain as boto3's default) so presign_get can ask it for the
         # credentials the client signs with.
         self._session = boto3.session.Session()
@@ -346,15 +382,93 @@ class S3Storage:
         return str(request.prepare().url)
 
     def move(self, key: str, new_key: str) -> None:
-        """Copy the object (with its tags) to `new_key`, then delete the original."""
-        self._call(
-            "copy_object",
+        """Copy the object (content, content type, metadata, tags) to `new_key`, check the copy's size,
+        then delete the original. A failed move leaves the original in place; repeating it is safe.
+
+        Up to `copy_threshold` (S3's 5 GiB CopyObject limit) one atomic CopyObject; above it a multipart
+        copy (`_multipart_copy`). HeadObject on an object not scanned clean is allowed only to the scanner
+        (bucket policy), the only caller. ObjectNotFound means the source is not there, nothing else.
+        """
+        source = self._call("head_object", Bucket=self.bucket, Key=key)
+        size = int(source["ContentLength"])
+        try:
+            if size > self.copy_threshold:
+                self._multipart_copy(key, new_key, source)
+            else:
+                self._call(
+                    "copy_object",
+                    Bucket=self.bucket,
+                    Key=new_key,
+                    CopySource={"Bucket": self.bucket, "Key": key},
+                    CopySourceIfMatch=source["ETag"],
+                    TaggingDirective="COPY",
+                )
+            copied = int(self._call("head_object", Bucket=self.bucket, Key=new_key)["ContentLength"])
+        except ObjectNotFound as exc:
+            # A vanished upload or copy: retryable. Should the source be gone, the retry's HeadObject says so.
+            raise StorageError(f"move {key}: {exc}") from exc
+        if copied != size:
+            # Remove the bad copy, or a later "already moved?" check could take it for the object.
+            self.delete(new_key)
+            raise StorageError(f"move {key}: the copy has {copied} bytes, the source {size}")
+        self.delete(key)
+
+    def _multipart_copy(self, key: str, new_key: str, source: Mapping[str, Any]) -> None:
+        """Copy an object of any size with UploadPartCopy, a few parts at a time; abort on any failure.
+
+        Hand-written rather than boto3's managed `client.copy`: what that carries over in a multipart copy
+        depends on the (unpinned) s3transfer version (older ones drop the tags and content type, 0.19 adds
+        the tags by a separate PutObjectTagging after completion), and its errors bypass `_call`. Here the
+        copy is born with the source's headers and tags (UploadPartCopy cannot copy tags), and every part
+        names the source's ETag, so a source replaced mid-copy fails the copy instead of mixing versions.
+        """
+        headers = {name: source[name] for name in _COPIED_HEADERS if name in source}
+        created = self._call(
+            "create_multipart_upload",
             Bucket=self.bucket,
             Key=new_key,
-            CopySource={"Bucket": self.bucket, "Key": key},
-            TaggingDirective="COPY",
+            # Spaces ("ClamAV 1.4.2") as %20, which every decoder reads as one; "+" is a space only to some.
+            Tagging=urlencode(self.get_tags(key), quote_via=quote),
+            **headers,
         )
-        self.delete(key)
+        upload_id = str(created["UploadId"])
+
+        def copy_part(part: tuple[int, int, int]) -> dict[str, Any]:
+            number, first, last = part
+            answer = self._call(
+                "upload_part_copy",
+                Bucket=self.bucket,
+                Key=new_key,
+                UploadId=upload_id,
+                PartNumber=number,
+                CopySource={"Bucket": self.bucket, "Key": key},
+                CopySourceRange=f"bytes={first}-{last}",
+                CopySourceIfMatch=source["ETag"],
+            )
+            return {"PartNumber": number, "ETag": answer["CopyPartResult"]["ETag"]}
+
+        ranges = copy_ranges(int(source["ContentLength"]), self.copy_part_size)
+        try:
+            pool = ThreadPoolExecutor(max_workers=min(COPY_WORKERS, len(ranges)), thread_name_prefix="copy")
+            try:
+                parts = list(pool.map(copy_part, ranges))
+            finally:
+                # On a failure start no further part and let the running ones end: a part finishing after
+                # the abort would leave the upload (and its billed storage) behind.
+                pool.shutdown(wait=True, cancel_futures=True)
+            self._call(
+                "complete_multipart_upload",
+                Bucket=self.bucket,
+                Key=new_key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": parts},
+            )
+        except BaseException:
+            try:
+                self.abort_multipart(new_key, upload_id)
+            except StorageError:
+                pass  # the bucket's lifecycle rule aborts it within days; the copy's own error matters more
+            raise
 
     def delete(self, key: str) -> None:
         self._call("delete_object", Bucket=self.bucket, Key=key)
@@ -447,6 +561,20 @@ def _completed_part(part: UploadedPart) -> dict[str, Any]:
     if part.checksum_sha256:
         entry["ChecksumSHA256"] = part.checksum_sha256
     return entry
+
+
+def copy_ranges(size: int, part_size: int) -> list[tuple[int, int, int]]:
+    """(part number, first byte, last byte) of each part of a multipart copy of `size` bytes.
+
+    Parts are `part_size`, grown (to whole MiB) when that would need more than S3's 10,000 parts.
+    """
+    part = max(part_size, MIN_COPY_PART_BYTES, -(-size // MAX_COPY_PARTS))
+    part = -(-part // MIB) * MIB
+    if part > MAX_COPY_PART_BYTES:
+        raise StorageError(f"{size} bytes is more than a multipart copy can hold")
+    return [
+        (number, first, min(first + part, size) - 1) for number, first in enumerate(range(0, size, part), 1)
+    ]
 
 
 def content_disposition(filename: str, *, inline: bool) -> str:

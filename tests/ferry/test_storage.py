@@ -4,16 +4,29 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from datetime import datetime
+from itertools import pairwise
+from typing import Any
 
 import botocore.auth
 import pytest
 import requests
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from ferry.config import Settings
 from ferry.queues import SqsQueue
-from ferry.storage import ObjectNotFound, S3Storage, UploadedPart, content_disposition
+from ferry.storage import (
+    COPY_PART_BYTES,
+    MAX_COPY_OBJECT_BYTES,
+    ObjectNotFound,
+    S3Storage,
+    StorageError,
+    UploadedPart,
+    content_disposition,
+    copy_ranges,
+)
 from tests.conftest import REGION
 
 MIB = 1024 * 1024
@@ -90,8 +103,153 @@ def test_move_keeps_content_and_tags(storage: S3Storage) -> None:
     requests.put(url, data=b"x", headers=headers, timeout=10).raise_for_status()
     storage.move("incoming/m", "quarantine/m")
     assert storage.get_tags("quarantine/m") == {"scan-status": "infected"}
+    assert b"".join(storage.read("quarantine/m")) == b"x"
     with pytest.raises(ObjectNotFound):
         storage.head("incoming/m")
+
+
+def test_moving_a_missing_object_is_object_not_found(storage: S3Storage) -> None:
+    # The scanner reads this as "moved before" and looks for the copy.
+    with pytest.raises(ObjectNotFound):
+        storage.move("incoming/never", "quarantine/never")
+
+
+# A multipart copy of 12 MiB in 5 MiB parts (S3's smallest): three parts, the last one short.
+BIG = 12 * MIB
+INFECTED_TAGS = {"scan-status": "infected", "scan-engine": "ClamAV 1.4.2", "scan-signature": "Eicar-Test+1"}
+
+
+@pytest.fixture
+def small_copies(settings: Settings, aws: None) -> S3Storage:
+    """Storage that moves anything over 5 MiB by multipart copy, as it does over 5 GiB in production."""
+    return S3Storage(bucket=settings.s3_bucket, region=REGION, copy_threshold=5 * MIB, copy_part_size=5 * MIB)
+
+
+@pytest.fixture
+def big_object(small_copies: S3Storage) -> bytes:
+    data = os.urandom(BIG)
+    small_copies.client.put_object(
+        Bucket=small_copies.bucket,
+        Key="incoming/big",
+        Body=data,
+        ContentType="video/mp4",
+        Metadata={"origin": "widget"},
+        Tagging="scan-status=infected&scan-engine=ClamAV%201.4.2&scan-signature=Eicar-Test%2B1",
+    )
+    return data
+
+
+def count_calls(monkeypatch: pytest.MonkeyPatch, storage: S3Storage, method: str) -> list[dict[str, Any]]:
+    """Record the keyword arguments of every call of a client method (which still runs)."""
+    calls: list[dict[str, Any]] = []
+    real = getattr(storage.client, method)
+
+    def spy(**kwargs: Any) -> Any:
+        calls.append(kwargs)
+        return real(**kwargs)
+
+    monkeypatch.setattr(storage.client, method, spy)
+    return calls
+
+
+def test_a_move_over_the_threshold_is_a_multipart_copy_that_keeps_bytes_type_and_tags(
+    small_copies: S3Storage, big_object: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    copy_objects = count_calls(monkeypatch, small_copies, "copy_object")
+    part_copies = count_calls(monkeypatch, small_copies, "upload_part_copy")
+
+    small_copies.move("incoming/big", "quarantine/big")
+
+    assert copy_objects == []  # S3 would refuse it above 5 GiB
+    assert sorted((c["PartNumber"], c["CopySourceRange"]) for c in part_copies) == [
+        (1, f"bytes=0-{5 * MIB - 1}"),
+        (2, f"bytes={5 * MIB}-{10 * MIB - 1}"),
+        (3, f"bytes={10 * MIB}-{BIG - 1}"),
+    ]
+    digest = hashlib.sha256()
+    for chunk in small_copies.read("quarantine/big"):
+        digest.update(chunk)
+    assert digest.hexdigest() == hashlib.sha256(big_object).hexdigest()
+    assert small_copies.get_tags("quarantine/big") == INFECTED_TAGS
+    copied = small_copies.client.head_object(Bucket=small_copies.bucket, Key="quarantine/big")
+    assert copied["ContentType"] == "video/mp4"
+    assert copied["Metadata"] == {"origin": "widget"}
+    assert copied["ContentLength"] == BIG
+    with pytest.raises(ObjectNotFound):
+        small_copies.head("incoming/big")
+    assert small_copies.list_multipart_uploads("") == []
+
+
+@pytest.mark.parametrize("code", ["InternalError", "NoSuchUpload"])
+def test_a_failed_part_aborts_the_multipart_copy_and_keeps_the_source(
+    small_copies: S3Storage, big_object: bytes, monkeypatch: pytest.MonkeyPatch, code: str
+) -> None:
+    real = small_copies.client.upload_part_copy
+
+    def second_part_fails(**kwargs: Any) -> Any:
+        if kwargs["PartNumber"] == 2:
+            raise ClientError({"Error": {"Code": code}}, "UploadPartCopy")
+        return real(**kwargs)
+
+    monkeypatch.setattr(small_copies.client, "upload_part_copy", second_part_fails)
+
+    with pytest.raises(StorageError, match=f"upload_part_copy: {code}") as failed:
+        small_copies.move("incoming/big", "quarantine/big")
+
+    # Never ObjectNotFound while the source exists: the scanner would take the object for moved or gone.
+    assert type(failed.value) is StorageError
+
+    assert small_copies.list_multipart_uploads("") == []
+    with pytest.raises(ObjectNotFound):
+        small_copies.head("quarantine/big")
+    assert small_copies.head("incoming/big").size == BIG
+    assert small_copies.get_tags("incoming/big") == INFECTED_TAGS
+
+
+def test_a_copy_of_the_wrong_size_is_removed_and_the_source_kept(
+    small_copies: S3Storage, big_object: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = small_copies.client.head_object
+
+    def short_copy(**kwargs: Any) -> Any:
+        answer = real(**kwargs)
+        if kwargs["Key"] == "quarantine/big":
+            answer["ContentLength"] -= 1
+        return answer
+
+    monkeypatch.setattr(small_copies.client, "head_object", short_copy)
+
+    with pytest.raises(StorageError, match="the copy has"):
+        small_copies.move("incoming/big", "quarantine/big")
+
+    assert small_copies.head("incoming/big").size == BIG
+    with pytest.raises(ObjectNotFound):
+        small_copies.head("quarantine/big")
+
+
+def test_copy_parts_respect_s3s_limits() -> None:
+    assert copy_ranges(BIG, 5 * MIB) == [
+        (1, 0, 5 * MIB - 1),
+        (2, 5 * MIB, 10 * MIB - 1),
+        (3, 10 * MIB, BIG - 1),
+    ]
+    for size in (MAX_COPY_OBJECT_BYTES + 1, 50 * 1024 * MIB, 5 * 1024 * 1024 * MIB):  # 5 GiB+1, 50 GiB, 5 TiB
+        parts = copy_ranges(size, COPY_PART_BYTES)
+        assert len(parts) <= 10_000
+        assert [number for number, _, _ in parts] == list(range(1, len(parts) + 1))
+        assert parts[0][1] == 0 and parts[-1][2] == size - 1
+        assert all(b[1] == a[2] + 1 for a, b in pairwise(parts))  # contiguous
+        sizes = [last - first + 1 for _, first, last in parts]
+        assert all(5 * MIB <= s <= 5 * 1024 * MIB for s in sizes[:-1]) and sizes[-1] <= 5 * 1024 * MIB
+    assert len(copy_ranges(50 * 1024 * MIB, COPY_PART_BYTES)) == 200
+
+
+def test_the_copy_threshold_cannot_exceed_copy_objects_limit() -> None:
+    assert S3Storage(bucket="b", region=REGION).copy_threshold == 5 * 1024 * MIB
+    with pytest.raises(ValueError, match="copy_threshold"):
+        S3Storage(bucket="b", region=REGION, copy_threshold=MAX_COPY_OBJECT_BYTES + 1)
+    with pytest.raises(ValueError, match="copy_part_size"):
+        S3Storage(bucket="b", region=REGION, copy_part_size=MIB)
 
 
 def test_presigned_get_sets_disposition(storage: S3Storage) -> None:

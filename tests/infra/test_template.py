@@ -484,6 +484,7 @@ def test_scanner_role_can_read_tag_and_quarantine(template: dict[str, Any]) -> N
     for action in ("s3:GetObject", "s3:GetObjectTagging", "s3:PutObjectTagging", "s3:DeleteObject"):
         assert incoming in granted[action], action
     assert granted["s3:PutObject"] == {quarantine}
+    assert granted["s3:AbortMultipartUpload"] == {quarantine}  # a failed multipart move (over 5 GiB)
     for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"):
         assert granted[action] == {"${ScanQueue.Arn}"}
     assert "${SignatureMirrorBucket.Arn}/clamav/*" in granted["s3:GetObject"]

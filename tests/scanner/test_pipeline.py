@@ -9,8 +9,10 @@ import json
 import logging
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from sqlalchemy import func, select, update
 
 from ferry import create_app
@@ -232,6 +234,49 @@ def test_eicar_appended_to_a_50_mb_video_is_infected(
 
     infected = assert_refused_without_link(db, storage, attachment_id)
     assert infected.size == len(data) and infected.sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_an_infected_video_too_large_for_copy_object_is_quarantined_by_a_multipart_copy(
+    scan_settings: Settings,
+    db: Database,
+    client: ClamdClient,
+    chat: str,
+    eicar: bytes,
+    aws: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """S3's CopyObject stops at 5 GiB, Ferry's uploads at 50 GiB: the storage's threshold is lowered
+    to 5 MiB so a 12 MiB video takes the multipart path production takes for a 20 GB one."""
+    storage = S3Storage(
+        bucket=scan_settings.s3_bucket,
+        region=scan_settings.aws_region,
+        copy_threshold=5 * MIB,
+        copy_part_size=5 * MIB,
+    )
+    copy_object = storage.client.copy_object
+
+    def copy_object_with_s3s_limit(**kwargs: Any) -> Any:
+        # moto copies any size; S3 refuses a source over the limit (here the lowered one).
+        source = storage.client.head_object(**kwargs["CopySource"])
+        if source["ContentLength"] > storage.copy_threshold:
+            raise ClientError({"Error": {"Code": "InvalidRequest"}}, "CopyObject")
+        return copy_object(**kwargs)
+
+    monkeypatch.setattr(storage.client, "copy_object", copy_object_with_s3s_limit)
+    pipeline = ScanPipeline(scan_settings, db, storage, client)
+    data = video_with_tail(12 * MIB, eicar)
+    attachment_id = add_attachment(db, storage, chat, data, filename="claim.mp4", declared_type="video/mp4")
+
+    assert scan_one(pipeline, attachment_id) is Disposition.DONE
+
+    infected = assert_refused_without_link(db, storage, attachment_id)
+    assert infected.object_key == f"quarantine/{attachment_id}"
+    with pytest.raises(ObjectNotFound):
+        storage.get_tags(f"incoming/{attachment_id}")
+    tags = storage.get_tags(infected.object_key)
+    assert tags["scan-status"] == "infected" and tags["scan-sha256"] == hashlib.sha256(data).hexdigest()
+    assert hashlib.sha256(b"".join(storage.read(infected.object_key))).hexdigest() == tags["scan-sha256"]
+    assert storage.list_multipart_uploads("") == []
 
 
 def test_a_type_spoof_is_rejected_with_its_reason(
