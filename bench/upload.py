@@ -7,6 +7,11 @@ stored object has the file's SHA-256. Targets: throughput ratio widget / boto3 >
 runs); Ferry's RSS grows < 20 MB and it receives < 64 KB of request bodies per upload (the bytes go
 browser → S3). Misses are reported as MISSED; the exit status is 1 only when an object is corrupt.
 
+It also measures the floor under any in-browser uploader on this machine: the same file sent from the
+same page by bare XHRs of Blob slices (same part size, six in flight, no checksums, no API, no UI),
+presigned and completed from Python. When that floor is itself below the target, the gap is Chromium's
+cost of sending bytes, not the widget's.
+
     python bench/upload.py                 # 500 MB, 4 runs of each
     python bench/upload.py --size 100M --rounds 2
 """
@@ -310,6 +315,44 @@ class Widget:
         listed = self.page.evaluate("fetch('/chat/api/attachments').then(r => r.json())")["attachments"]
         return seconds, float(complete), listed[self.count - 1]
 
+    def bare_upload(self, moto: str, path: Path, key: str) -> float:
+        """The floor: CreateMultipartUpload, bare XHR PUTs of the file's slices from this page (8 MiB,
+        six in flight, as the widget), CompleteMultipartUpload; answers seconds."""
+        from ferry.storage import S3Storage
+
+        storage = S3Storage(bucket=BUCKET, region=REGION, endpoint_url=moto)
+        size = path.stat().st_size
+        part_size = max(8 * MIB, -(-size // 10_000))
+        if not self.page.locator("#bench-floor").count():
+            self.page.evaluate(
+                """() => { const input = document.createElement("input");
+                    input.type = "file"; input.id = "bench-floor"; input.hidden = true;
+                    document.body.append(input); }"""
+            )
+        self.page.set_input_files("#bench-floor", path)
+        started = time.perf_counter()
+        upload_id = storage.create_multipart(key, content_type="video/mp4", tags={"scan-status": "pending"})
+        count = -(-size // part_size)
+        urls = [storage.presign_part(key, upload_id, n, expires=3600)[0] for n in range(1, count + 1)]
+        self.page.evaluate(
+            """async ([urls, partSize]) => {
+                const file = document.getElementById("bench-floor").files[0];
+                let next = 0;
+                const put = (i) => new Promise((resolve, reject) => {
+                    const xhr = new XMLHttpRequest();
+                    xhr.open("PUT", urls[i]);
+                    xhr.onload = () => (xhr.status < 300 ? resolve() : reject(new Error(xhr.responseText)));
+                    xhr.onerror = () => reject(new Error("network"));
+                    xhr.send(file.slice(i * partSize, (i + 1) * partSize));
+                });
+                const worker = async () => { while (next < urls.length) await put(next++); };
+                await Promise.all(Array.from({ length: 6 }, worker));
+            }""",
+            [urls, part_size],
+        )
+        storage.complete_multipart(key, upload_id, storage.list_parts(key, upload_id))
+        return time.perf_counter() - started
+
     def close(self) -> None:
         self.browser.close()
 
@@ -385,6 +428,7 @@ def main() -> int:
 class Results:
     widget: list[float] = field(default_factory=list)  # seconds per upload
     boto3: list[float] = field(default_factory=list)
+    floor: list[float] = field(default_factory=list)  # seconds of the bare-XHR floor
     widget_complete: list[float] = field(default_factory=list)  # seconds of the complete step
     boto3_complete: list[float] = field(default_factory=list)
     rss_growth: list[int] = field(default_factory=list)
@@ -401,12 +445,21 @@ def measure(
     path: Path,
     local_sha: str,
 ) -> Results:
-    """Rounds of one boto3 and one widget upload, in alternating order (ABBA) so that drift in the
-    machine's load or in moto's memory favours neither."""
+    """Rounds of one boto3, one widget and one floor upload, in rotating order so that drift in the
+    machine's load or in moto's memory favours none."""
     results = Results()
+    kinds = ["boto3", "widget", "floor"]
     for round_ in range(1, args.rounds + 1):
-        order = ["boto3", "widget"] if round_ % 2 else ["widget", "boto3"]
+        order = kinds[round_ % 3 :] + kinds[: round_ % 3]
         for kind in order:
+            if kind == "floor":
+                key = f"incoming/floor-{round_}"
+                seconds = widget.bare_upload(moto, path, key)
+                results.floor.append(seconds)
+                results.intact = results.intact and stored_sha256(moto, key) == local_sha
+                delete_object(moto, key)
+                print(f"round {round_} floor:  {args.size / seconds / MB:6.1f} MB/s (bare XHRs)", flush=True)
+                continue
             if kind == "boto3":
                 seconds, complete, key = boto3_upload(moto, path, f"reference-{round_}")
                 results.boto3.append(seconds)
@@ -448,6 +501,7 @@ def report(args: argparse.Namespace, results: Results) -> int:
     boto_median = args.size / statistics.median(results.boto3) / MB
     widget_median = args.size / statistics.median(results.widget) / MB
     ratio = widget_best / boto_best
+    floor_best = args.size / min(results.floor) / MB
     growth, bodies = max(results.rss_growth), max(results.body_bytes)
 
     def verdict(ok: bool) -> str:
@@ -456,6 +510,7 @@ def report(args: argparse.Namespace, results: Results) -> int:
     runs = f"{args.rounds} runs each"
     print(f"boto3 upload_file: best {boto_best:.1f} MB/s, median {boto_median:.1f} MB/s ({runs})")
     print(f"widget uploader:   best {widget_best:.1f} MB/s, median {widget_median:.1f} MB/s ({runs})")
+    print(f"bare-XHR floor:    best {floor_best:.1f} MB/s ({runs})")
     print(
         f"  complete step (median): widget {statistics.median(results.widget_complete):.2f} s, "
         f"boto3 {statistics.median(results.boto3_complete):.2f} s"
@@ -464,6 +519,10 @@ def report(args: argparse.Namespace, results: Results) -> int:
     print(
         f"  ratio widget/boto3 {ratio:.2f} best-of, {widget_median / boto_median:.2f} median "
         f"(target >= {TARGET_RATIO}): {verdict(ratio >= TARGET_RATIO)}"
+    )
+    print(
+        f"  floor/boto3 {floor_best / boto_best:.2f}: the most any uploader in this browser reached here\n"
+        f"  widget/floor {widget_best / floor_best:.2f}: what the widget's checksums, API calls and UI cost"
     )
     print(
         f"  Ferry RSS growth during an upload {growth / MB:.1f} MB "
