@@ -52,6 +52,7 @@ from genesys.models import (  # noqa: E402
     OpenIntegrationRequest,
     OpenMessagingFromRecipient,
 )
+from genesys_standin.control_client import StandinControl  # noqa: E402
 
 TARGET_P99 = 1.0
 BIN = Path(sys.executable).parent
@@ -97,31 +98,21 @@ def process(
                 child.kill()
 
 
-def seed(standin: str, webhook_url: str) -> tuple[str, str]:
-    """OAuth client, one agent, and an integration whose webhook is Ferry → (integration id, agent id)."""
-    control = f"{standin}/_control"
-    requests.post(
-        f"{control}/oauth-clients",
-        json={
-            "client_id": DEV_CLIENT_ID,
-            "client_secret": DEV_CLIENT_SECRET,
-            "grants": ["client_credentials"],
-        },
-        timeout=10,
-    ).raise_for_status()
-    agent = requests.post(
-        f"{control}/users", json={"name": "Bench Agent", "email": "bench@example.com"}, timeout=10
-    )
-    agent.raise_for_status()
+def seed(standin: str, ferry: str) -> tuple[str, str]:
+    """Ferry's OAuth clients, one agent, an integration whose webhook is Ferry at `ferry` → (integration id,
+    agent id)."""
+    control = StandinControl(standin)
+    control.add_ferry_clients(ferry)
+    agent_id = control.add_user("Bench Agent", "bench@example.com")
     with genesys_client(standin) as client:
         integration = client.create_open_integration(
             OpenIntegrationRequest(
                 name="Ferry (bench)",
-                outbound_notification_webhook_url=webhook_url,
+                outbound_notification_webhook_url=f"{ferry}/genesys/webhook",
                 outbound_notification_webhook_signature_secret_token=DEV_WEBHOOK_SECRET,
             )
         )
-    return integration.id, str(agent.json()["id"])
+    return integration.id, agent_id
 
 
 def genesys_client(standin: str) -> GenesysClient:
@@ -245,7 +236,7 @@ def main() -> int:
             logs,
         ):
             wait_http(f"{standin}/_control/settings")
-            integration_id, agent_id = seed(standin, f"{ferry}/genesys/webhook")
+            integration_id, agent_id = seed(standin, ferry)
             ferry_env = {
                 **base_env,
                 "FERRY_ENV": "development",

@@ -38,16 +38,11 @@ from werkzeug.wrappers import Response  # noqa: E402
 
 from bench.chat import BIN, free_port, process, wait_http  # noqa: E402
 from ferry.cli import upgrade_database  # noqa: E402
-from ferry.config import (  # noqa: E402
-    DEV_CLIENT_ID,
-    DEV_CLIENT_SECRET,
-    DEV_OAUTH_CLIENT_ID,
-    DEV_OAUTH_CLIENT_SECRET,
-    DEV_WEBHOOK_SECRET,
-)
+from ferry.config import DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_WEBHOOK_SECRET  # noqa: E402
 from ferry.db import Database, utcnow  # noqa: E402
 from ferry.models import Attachment, AttachmentStatus, Chat, new_id  # noqa: E402
 from ferry.storage import S3Storage  # noqa: E402
+from genesys_standin.control_client import StandinControl  # noqa: E402
 
 TARGET_RATIO = 0.5
 TARGET_CALLS_PER_1000 = 20
@@ -72,24 +67,9 @@ def bench_app() -> Flask:
 
 def seed_standin(standin: str, ferry: str) -> tuple[str, str]:
     """Ferry's OAuth clients, one agent, a conversation the agent took part in → (agent id, conversation)."""
-    control = f"{standin}/_control"
-    for client in (
-        {"client_id": DEV_CLIENT_ID, "client_secret": DEV_CLIENT_SECRET, "grants": ["client_credentials"]},
-        {
-            "client_id": DEV_OAUTH_CLIENT_ID,
-            "client_secret": DEV_OAUTH_CLIENT_SECRET,
-            "grants": ["authorization_code"],
-            "redirect_uris": [f"{ferry}/auth/callback"],
-        },
-    ):
-        requests.post(f"{control}/oauth-clients", json=client, timeout=10).raise_for_status()
-    agent = requests.post(
-        f"{control}/users",
-        json={"name": "Bench Agent", "email": "agent@example.com", "roles": ["Agent"]},
-        timeout=10,
-    )
-    agent.raise_for_status()
-    agent_id = str(agent.json()["id"])
+    control = StandinControl(standin)
+    control.add_ferry_clients(ferry)
+    agent_id = control.add_user("Bench Agent", "agent@example.com", roles=["Agent"])
     service = requests.post(
         f"{standin}/oauth/token",
         data={"grant_type": "client_credentials"},
@@ -122,9 +102,7 @@ def seed_standin(standin: str, ferry: str) -> tuple[str, str]:
     )
     message.raise_for_status()
     conversation = str(message.json()["conversationId"])
-    requests.post(
-        f"{control}/conversations/{conversation}/participants", json={"user_id": agent_id}, timeout=10
-    ).raise_for_status()
+    control.add_participant(conversation, agent_id)
     return agent_id, conversation
 
 
@@ -232,12 +210,13 @@ def genesys_calls(
 ) -> tuple[requests.Session, int]:
     """Sign one agent in and let them open the link `clicks` times; returns their browser session and
     the Genesys requests (API and login host, the login's own included) the stand-in saw meanwhile."""
-    requests.delete(f"{standin}/_control/requests", timeout=10).raise_for_status()
+    control = StandinControl(standin)
+    control.clear_recorded_requests()
     browser = sign_in(ferry, standin, agent_id)
     for _ in range(clicks):
         if browser.get(url, allow_redirects=False, timeout=30).status_code != 200:
             raise SystemExit("a click was refused")
-    return browser, len(requests.get(f"{standin}/_control/requests", timeout=10).json())
+    return browser, len(control.recorded_requests())
 
 
 def main() -> int:

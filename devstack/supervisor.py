@@ -16,24 +16,19 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import requests
 
 from devstack.clamd import ensure_clamd
-from ferry.config import (
-    DEV_CLIENT_ID,
-    DEV_CLIENT_SECRET,
-    DEV_OAUTH_CLIENT_ID,
-    DEV_OAUTH_CLIENT_SECRET,
-    DEV_ORG_ID,
-    PROJECT_ROOT,
-)
+from ferry.config import DEV_ORG_ID, PROJECT_ROOT
+from genesys_standin.control_client import StandinControl
 
 log = logging.getLogger("devstack")
 PYTHON = sys.executable
 BIN = Path(PYTHON).parent
 
-DEMO_USERS = [
+DEMO_USERS: list[dict[str, Any]] = [
     {"name": "Alex Agent", "email": "agent@example.com", "state": "active", "roles": ["Agent"]},
     {
         "name": "Robin Reviewer",
@@ -256,33 +251,10 @@ def wait_for_http(url: str, name: str, timeout: float = 60) -> bool:
 
 def seed_standin(base: str, public_base_url: str) -> None:
     """Give the stand-in Ferry's OAuth clients and the demo users."""
-    control = f"{base}/_control"
-    requests.post(
-        f"{control}/oauth-clients",
-        json={
-            "client_id": DEV_CLIENT_ID,
-            "client_secret": DEV_CLIENT_SECRET,
-            "name": "Ferry messaging",
-            "grants": ["client_credentials"],
-            "redirect_uris": [],
-        },
-        timeout=10,
-    ).raise_for_status()
-    requests.post(
-        f"{control}/oauth-clients",
-        json={
-            "client_id": DEV_OAUTH_CLIENT_ID,
-            "client_secret": DEV_OAUTH_CLIENT_SECRET,
-            "name": "Ferry viewer",
-            "grants": ["authorization_code", "refresh_token"],
-            "redirect_uris": [f"{public_base_url}/auth/callback"],
-        },
-        timeout=10,
-    ).raise_for_status()
+    control = StandinControl(base)
+    control.add_ferry_clients(public_base_url)
     for user in DEMO_USERS:
-        requests.post(
-            f"{control}/users", json={"organization": "home", **user}, timeout=10
-        ).raise_for_status()
+        control.add_user(**{"organization": "home", **user})
 
 
 def main() -> int:

@@ -11,24 +11,16 @@ from flask.testing import FlaskClient
 
 from devstack.clamd import ClamdProcess
 from ferry import create_app
-from ferry.config import DEV_CLIENT_ID, DEV_CLIENT_SECRET, Settings
+from ferry.config import Settings
 from ferry.services import Services
+from genesys_standin.control_client import StandinControl
 from genesys_standin.server import StandinServer
 
 
 @pytest.fixture(scope="module")
 def standin() -> Iterator[StandinServer]:
     with StandinServer() as server:
-        server_client = {
-            "client_id": DEV_CLIENT_ID,
-            "client_secret": DEV_CLIENT_SECRET,
-            "grants": ["client_credentials"],
-        }
-        import requests
-
-        requests.post(
-            f"{server.base_url}/_control/oauth-clients", json=server_client, timeout=10
-        ).raise_for_status()
+        StandinControl(server.base_url).add_ferry_clients()
         yield server
 
 

@@ -22,6 +22,7 @@ from ferry.worker import Worker, build_loops, outbox_client
 from genesys.client import GenesysClient
 from genesys.models import OpenIntegrationRequest
 from genesys.webhook import SIGNATURE_HEADER, sign
+from genesys_standin.control_client import StandinControl
 from genesys_standin.server import StandinServer
 from genesys_standin.settings import StandinSettings
 from tests.conftest import base_environ, free_port
@@ -52,26 +53,13 @@ def wait_for(condition: Callable[[], Any], timeout: float = 10.0, interval: floa
 
 
 def seed_standin(base_url: str, webhook_url: str) -> tuple[str, str]:
-    """Seed Ferry's OAuth client, an agent and an integration posting to `webhook_url`.
+    """Seed Ferry's OAuth clients, an agent and an integration posting to `webhook_url`.
 
     Answers (integration id, agent user id).
     """
-    control = f"{base_url}/_control"
-    requests.post(
-        f"{control}/oauth-clients",
-        json={
-            "client_id": DEV_CLIENT_ID,
-            "client_secret": DEV_CLIENT_SECRET,
-            "grants": ["client_credentials"],
-        },
-        timeout=10,
-    ).raise_for_status()
-    agent = requests.post(
-        f"{control}/users",
-        json={"name": "Alex Agent", "email": "agent@example.com", "roles": ["Agent"]},
-        timeout=10,
-    )
-    agent.raise_for_status()
+    control = StandinControl(base_url)
+    control.add_ferry_clients()  # nothing signs in to the viewer here: it needs no redirect URI
+    agent_id = control.add_user("Alex Agent", "agent@example.com", roles=["Agent"])
     with GenesysClient(
         api_base_url=base_url,
         login_base_url=base_url,
@@ -85,7 +73,7 @@ def seed_standin(base_url: str, webhook_url: str) -> tuple[str, str]:
                 outbound_notification_webhook_signature_secret_token=DEV_WEBHOOK_SECRET,
             )
         )
-    return integration.id, str(agent.json()["id"])
+    return integration.id, agent_id
 
 
 @dataclass
@@ -102,6 +90,10 @@ class LiveStack:
     @property
     def control(self) -> str:
         return f"{self.standin.base_url}/_control"
+
+    @property
+    def standin_control(self) -> StandinControl:
+        return StandinControl(self.standin.base_url)
 
     def conversations(self) -> list[dict[str, Any]]:
         answer = requests.get(f"{self.control}/conversations", timeout=10)
@@ -121,10 +113,7 @@ class LiveStack:
         return result
 
     def standin_requests(self) -> list[dict[str, Any]]:
-        answer = requests.get(f"{self.control}/requests", timeout=10)
-        answer.raise_for_status()
-        result: list[dict[str, Any]] = answer.json()
-        return result
+        return self.standin_control.recorded_requests()
 
     def inbound_texts(self, conversation_id: str) -> list[str]:
         """The customer's messages as the stand-in's conversation holds them, in order."""
@@ -143,11 +132,12 @@ class LiveStack:
 
     def agent_typing(self, conversation_id: str) -> None:
         """The agent joins the conversation and starts typing."""
-        control = f"{self.control}/conversations/{conversation_id}"
+        self.standin_control.add_participant(conversation_id, self.agent_id)
         requests.post(
-            f"{control}/participants", json={"user_id": self.agent_id}, timeout=10
+            f"{self.control}/conversations/{conversation_id}/typing",
+            json={"user_id": self.agent_id},
+            timeout=10,
         ).raise_for_status()
-        requests.post(f"{control}/typing", json={"user_id": self.agent_id}, timeout=10).raise_for_status()
 
     def webhook(self, payload: dict[str, Any]) -> requests.Response:
         """POST a webhook message to Ferry signed as Genesys signs it."""

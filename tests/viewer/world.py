@@ -9,13 +9,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import requests
 
-from ferry.config import (
-    DEV_CLIENT_ID,
-    DEV_CLIENT_SECRET,
-    DEV_OAUTH_CLIENT_ID,
-    DEV_OAUTH_CLIENT_SECRET,
-    DEV_WEBHOOK_SECRET,
-)
+from ferry.config import DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_OAUTH_CLIENT_ID, DEV_WEBHOOK_SECRET
+from genesys_standin.control_client import StandinControl
 
 PROGRAM_CLIENT_ID = "some-other-program"
 
@@ -58,32 +53,17 @@ class World:
     def control(self) -> str:
         return f"{self.base_url}/_control"
 
+    @property
+    def standin(self) -> StandinControl:
+        return StandinControl(self.base_url)
+
     def seed(self, public_base_urls: list[str]) -> World:
-        requests.post(f"{self.control}/reset", timeout=10).raise_for_status()
-        clients = [
-            {
-                "client_id": DEV_CLIENT_ID,
-                "client_secret": DEV_CLIENT_SECRET,
-                "grants": ["client_credentials"],
-            },
-            {
-                "client_id": DEV_OAUTH_CLIENT_ID,
-                "client_secret": DEV_OAUTH_CLIENT_SECRET,
-                "grants": ["authorization_code", "refresh_token"],
-                "redirect_uris": [f"{url}/auth/callback" for url in public_base_urls],
-            },
-            {
-                "client_id": PROGRAM_CLIENT_ID,
-                "client_secret": "program-secret",
-                "grants": ["authorization_code"],
-            },
-        ]
-        for client in clients:
-            requests.post(f"{self.control}/oauth-clients", json=client, timeout=10).raise_for_status()
+        standin = self.standin
+        standin.reset()
+        standin.add_ferry_clients(*public_base_urls)
+        standin.add_oauth_client(PROGRAM_CLIENT_ID, "program-secret", ["authorization_code"])
         for key, user in USERS.items():
-            answer = requests.post(f"{self.control}/users", json={"state": "active", **user}, timeout=10)
-            answer.raise_for_status()
-            self.users[key] = answer.json()["id"]
+            self.users[key] = standin.add_user(**{"state": "active", **user})
         answer = requests.post(
             f"{self.base_url}/api/v2/conversations/messaging/integrations/open",
             headers={"Authorization": f"Bearer {self.service_token()}"},
@@ -138,11 +118,7 @@ class World:
         return conversation_id
 
     def join(self, conversation_id: str, user: str) -> None:
-        requests.post(
-            f"{self.control}/conversations/{conversation_id}/participants",
-            json={"user_id": self.users[user]},
-            timeout=10,
-        ).raise_for_status()
+        self.standin.add_participant(conversation_id, self.users[user])
 
     def update_user(self, user: str, **changes: Any) -> None:
         requests.patch(
@@ -150,13 +126,10 @@ class World:
         ).raise_for_status()
 
     def requests(self) -> list[dict[str, Any]]:
-        answer = requests.get(f"{self.control}/requests", timeout=10)
-        answer.raise_for_status()
-        records: list[dict[str, Any]] = answer.json()
-        return records
+        return self.standin.recorded_requests()
 
     def clear_requests(self) -> None:
-        requests.delete(f"{self.control}/requests", timeout=10).raise_for_status()
+        self.standin.clear_recorded_requests()
 
     def fault(self, **fault: Any) -> None:
         requests.post(f"{self.control}/faults", json=fault, timeout=10).raise_for_status()
