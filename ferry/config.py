@@ -162,6 +162,7 @@ class Settings:
     outbox_backoff_base_seconds: float = 1.0
     outbox_backoff_max_seconds: float = 300.0
     outbox_threads: int = 2
+    outbox_keep_days: int = 7  # housekeeping deletes entries Genesys accepted longer ago than this
 
     @property
     def is_production(self) -> bool:
@@ -283,6 +284,7 @@ class Settings:
             outbox_backoff_base_seconds=reader.number("OUTBOX_BACKOFF_BASE_SECONDS", 1.0),
             outbox_backoff_max_seconds=reader.number("OUTBOX_BACKOFF_MAX_SECONDS", 300.0),
             outbox_threads=reader.integer("OUTBOX_THREADS", 2, minimum=1),
+            outbox_keep_days=reader.integer("OUTBOX_KEEP_DAYS", 7, minimum=1),
         )
         if reader.errors:
             raise ConfigError("invalid configuration: " + "; ".join(reader.errors))

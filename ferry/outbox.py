@@ -517,6 +517,48 @@ def is_retryable(error: GenesysError) -> bool:
     return error.status in (408, 429) or not 400 <= error.status < 500
 
 
+# -- housekeeping -----------------------------------------------------------------------------------
+
+PRUNE_BATCH = 1000
+
+
+def prune_sent(
+    db: Database, *, older_than: timedelta, now: datetime | None = None, batch: int = PRUNE_BATCH
+) -> int:
+    """Delete entries Genesys accepted more than `older_than` ago, `batch` rows per transaction; answers
+    how many.
+
+    Only sent entries go: pending and dead ones are work still owed. Nothing references an entry (the
+    foreign keys point from it to its chat, message and attachment), and what deduplication and receipts
+    need (`channel_message_id`, `genesys_message_id`) lives on the message. One exception is kept: the
+    entry of a message whose chat is still live, because the customer's retry of a message Genesys
+    later reports failed copies that entry's payload (`requeue_message`).
+    """
+    moment = now or utcnow()
+    live_chat = exists().where(
+        Chat.id == OutboxEntry.chat_id, Chat.closed_at.is_(None), Chat.expires_at > moment
+    )
+    prunable = and_(
+        OutboxEntry.state == OutboxState.SENT,
+        OutboxEntry.sent_at < moment - older_than,
+        or_(OutboxEntry.message_id.is_(None), ~live_chat),
+    )
+    removed = 0
+    while True:
+        # Short transactions: a large backlog never holds one long lock on the outbox.
+        with db.session() as session:
+            ids = list(session.scalars(select(OutboxEntry.id).where(prunable).limit(batch)))
+            if ids:
+                result = session.execute(
+                    delete(OutboxEntry)
+                    .where(OutboxEntry.id.in_(ids), OutboxEntry.state == OutboxState.SENT)
+                    .execution_options(synchronize_session=False)
+                )
+                removed += int(getattr(result, "rowcount", 0) or 0)
+        if len(ids) < batch:
+            return removed
+
+
 # -- operators --------------------------------------------------------------------------------------
 
 

@@ -2,8 +2,9 @@
 
 Runs Ferry's background loops, each in its own thread, until SIGTERM or SIGINT: the Genesys delivery
 outbox (OUTBOX_THREADS threads sharing one delivery; the lease keeps them, and any other worker process,
-off each other's entries), housekeeping, and, when CLAMD_ADDRESS is set, SCAN_WORKER_THREADS scan-queue
-consumers (scanner/worker.py; in production the scanner Lambda consumes the queue instead).
+off each other's entries), housekeeping (rate counters, sent outbox entries, abandoned uploads), and, when
+CLAMD_ADDRESS is set, SCAN_WORKER_THREADS scan-queue consumers (scanner/worker.py; in production the
+scanner Lambda consumes the queue instead).
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from types import FrameType
 
 from ferry.attachments import UploadPolicy, expire_abandoned
 from ferry.config import ConfigError, Settings
 from ferry.db import utcnow
 from ferry.logs import configure_logging
-from ferry.outbox import OutboxDelivery, RetryPolicy
+from ferry.outbox import OutboxDelivery, RetryPolicy, prune_sent
 from ferry.ratelimit import prune
 from ferry.services import Services
 from genesys.client import GenesysClient
@@ -135,11 +137,16 @@ def build_loops(services: Services, client: GenesysClient) -> list[Loop]:
 
 
 def _housekeeping(services: Services) -> int:
-    """Delete expired rate counters and abort abandoned uploads; answers 0 so the loop then sleeps."""
+    """Delete expired rate counters and old sent outbox entries, abort abandoned uploads; answers 0 so the
+    loop then sleeps."""
     with services.db.session() as session:
         removed = prune(session, older_than_seconds=RATE_COUNTER_KEEP_SECONDS, now=utcnow())
     if removed:
         log.info("rate counters pruned", extra={"removed": removed})
+    keep = timedelta(days=services.settings.outbox_keep_days)
+    removed = prune_sent(services.db, older_than=keep)
+    if removed:
+        log.info("sent outbox entries pruned", extra={"removed": removed, "keep_days": keep.days})
     with services.db.session() as session:
         report = expire_abandoned(session, services.storage, UploadPolicy.from_settings(services.settings))
     if report.expired_attachments or report.aborted_uploads:

@@ -37,9 +37,11 @@ REFUSALS = {
 }
 
 
-def channel_message_id(attachment_id: str) -> str:
-    """The `channel.messageId` of a file's one message to Genesys: fixed, so no retry or replay adds one."""
-    return f"ferry-attachment-{attachment_id}"
+def channel_message_id(attachment_id: str, rescan: int = 0) -> str:
+    """The `channel.messageId` of a file's one message to Genesys per verdict: fixed, so no retry or replay
+    adds one. An operator's rescan (`flask scan retry`) gives the new verdict its own, `rescan` counting the
+    verdicts before it, or Genesys would discard the new message as a duplicate of the first."""
+    return f"ferry-attachment-{attachment_id}" + (f"-{rescan}" if rescan else "")
 
 
 def file_link(settings: Settings, attachment_id: str) -> str:

@@ -12,7 +12,10 @@ Exactly once, whatever the queue delivers (S3's test event, duplicates, URL-enco
 - a final verdict is never redone: events for a final attachment only finish its storage effects;
 - the clean verdict, the widget's notice and the outbox entry that announces the file are one transaction,
   and the entry's `channel.messageId` is fixed per attachment ("ferry-attachment-<id>", unique in the
-  database, deduplicated by Genesys).
+  database, deduplicated by Genesys; a rescan an operator asked for gets "ferry-attachment-<id>-<n>").
+
+`flask scan retry` (scanner/cli.py) puts a failed attachment back to uploaded and sends `scan_request`,
+an ObjectCreated message for its object, to the same queue S3 notifies.
 
 Fail-closed: the object is tagged before the record says clean (the presign gate needs both), anything
 else leaves it unreadable; a scan that errors is retried with backoff and ends failed after
@@ -32,7 +35,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from types import TracebackType
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import quote_plus, unquote_plus
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
@@ -110,6 +113,18 @@ def parse_message(body: str) -> list[ObjectEvent]:
         if name.startswith("ObjectCreated:"):
             events.append(ObjectEvent(name, bucket, key))
     return events
+
+
+def scan_request(bucket: str, key: str) -> str:
+    """A message that makes the scanner (worker or Lambda) scan `key` again: the ObjectCreated notification
+    `parse_message` reads, in S3's own shape (key URL-encoded), so a rescan takes the path uploads take."""
+    record = {
+        "eventVersion": "2.1",
+        "eventSource": "ferry:rescan",
+        "eventName": "ObjectCreated:Rescan",
+        "s3": {"bucket": {"name": bucket}, "object": {"key": quote_plus(key, safe="")}},
+    }
+    return json.dumps({"Records": [record]})
 
 
 class Disposition(StrEnum):
@@ -495,13 +510,23 @@ class ScanPipeline:
         """The widget's transcript item for the file, owed to Genesys as the file's one message."""
         clean = status is AttachmentStatus.CLEAN
         text = announcement_text(self.settings, attachment) if clean else refusal_text(attachment, status)
+        # Earlier verdicts' notices exist only when an operator had the file scanned again.
+        rescan = session.scalar(
+            select(func.count())
+            .select_from(ChatMessage)
+            .where(
+                ChatMessage.attachment_id == attachment.id, ChatMessage.direction == MessageDirection.SYSTEM
+            )
+        )
         message = ChatMessage(
             chat=attachment.chat, direction=MessageDirection.SYSTEM, attachment_id=attachment.id, text=text
         )
         session.add(message)
         session.flush()
         if clean or self.settings.scan_notify_agent_on_reject:
-            enqueue_message(session, message, channel_message_id=channel_message_id(attachment.id))
+            enqueue_message(
+                session, message, channel_message_id=channel_message_id(attachment.id, rescan or 0)
+            )
         else:
             message.status = MessageStatus.DELIVERED  # shown in the widget; nothing to send
 

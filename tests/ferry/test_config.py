@@ -79,6 +79,8 @@ def test_production_names_the_missing_variable(missing: str) -> None:
         ("DATABASE_URL", "mysql://x/y", "DATABASE_URL must be"),
         ("WIDGET_ORIGINS", "https://a.example/path", "WIDGET_ORIGINS must list origins"),
         ("S3_INCOMING_PREFIX", "incoming", "S3_INCOMING_PREFIX must be a key prefix"),
+        ("OUTBOX_KEEP_DAYS", "0", "OUTBOX_KEEP_DAYS must be at least 1"),
+        ("OUTBOX_KEEP_DAYS", "-3", "OUTBOX_KEEP_DAYS must be at least 1"),
     ],
 )
 def test_invalid_values_are_named(name: str, value: str, message: str) -> None:

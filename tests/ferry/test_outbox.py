@@ -36,6 +36,7 @@ from ferry.outbox import (
     enqueue_receipt,
     enqueue_typing,
     is_retryable,
+    prune_sent,
     requeue_message,
 )
 from genesys.client import GenesysClient
@@ -395,6 +396,91 @@ def test_only_failed_customer_messages_can_be_requeued(db: Database) -> None:
     message_id = queue_text(db, new_chat(db), "fine")[0]
     with db.session() as session, pytest.raises(NotRetryable):
         requeue_message(session, session.get_one(ChatMessage, message_id))
+
+
+# -- pruning ----------------------------------------------------------------------------------------------
+
+KEEP = timedelta(days=7)
+
+
+def mark_sent(db: Database, entry_id: int, days_ago: float) -> None:
+    """The entry as Genesys accepted it `days_ago` days ago (and its message as sent)."""
+    with db.session() as session:
+        sent = session.get_one(OutboxEntry, entry_id)
+        sent.state, sent.sent_at = OutboxState.SENT, utcnow() - timedelta(days=days_ago)
+        sent.genesys_message_id = f"g-{entry_id}"
+        if sent.message_id is not None:
+            owner = session.get_one(ChatMessage, sent.message_id)
+            owner.status, owner.genesys_message_id = MessageStatus.SENT, f"g-{entry_id}"
+
+
+def ended_chat(db: Database) -> str:
+    chat_id = new_chat(db)
+    with db.session() as session:
+        session.get_one(Chat, chat_id).expires_at = utcnow() - timedelta(days=30)
+    return chat_id
+
+
+def remaining(db: Database) -> set[int]:
+    with db.session() as session:
+        return set(session.scalars(select(OutboxEntry.id)))
+
+
+def test_old_sent_entries_are_pruned_in_batches_and_everything_else_stays(db: Database) -> None:
+    chat_id = ended_chat(db)
+    old = [queue_text(db, chat_id, f"old {n}") for n in range(3)]
+    for _message_id, entry_id in old:
+        mark_sent(db, entry_id, days_ago=8)
+    with db.session() as session:
+        agent = ChatMessage(
+            chat=session.get_one(Chat, chat_id),
+            direction=MessageDirection.AGENT,
+            text="hi",
+            genesys_message_id="a-1",
+        )
+        session.add(agent)
+        session.flush()
+        receipt_id = enqueue_receipt(session, agent).id
+    mark_sent(db, receipt_id, days_ago=30)
+    recent = queue_text(db, chat_id, "recent")[1]
+    mark_sent(db, recent, days_ago=6)
+    pending = queue_text(db, chat_id, "still owed")[1]
+    dead = queue_text(db, chat_id, "refused")[1]
+    retrying = queue_text(db, chat_id, "retrying")[1]
+    with db.session() as session:
+        for entry_id in (pending, dead, retrying):
+            session.get_one(OutboxEntry, entry_id).created_at = utcnow() - timedelta(days=60)
+        session.get_one(OutboxEntry, dead).state = OutboxState.DEAD
+        waiting = session.get_one(OutboxEntry, retrying)
+        waiting.attempts, waiting.last_error = 4, "503"
+
+    removed = prune_sent(db, older_than=KEEP, batch=2)
+
+    assert removed == 4
+    assert remaining(db) == {recent, pending, dead, retrying}
+    # What deduplication and receipts need lives on the messages, which stay.
+    for message_id, entry_id in old:
+        kept = message(db, message_id)
+        assert kept.genesys_message_id == f"g-{entry_id}" and kept.channel_message_id
+    assert prune_sent(db, older_than=KEEP) == 0
+
+
+def test_a_live_chats_message_entries_stay_for_the_customers_retry(db: Database) -> None:
+    chat_id = new_chat(db)  # still open: the customer can retry a message Genesys later reports failed
+    message_id, entry_id = queue_text(db, chat_id, "reported failed later")
+    mark_sent(db, entry_id, days_ago=8)
+    with db.session() as session:
+        chat = session.get_one(Chat, chat_id)
+        typing_id = enqueue_typing(session, chat).id
+    mark_sent(db, typing_id, days_ago=8)
+
+    assert prune_sent(db, older_than=KEEP) == 1
+    assert remaining(db) == {entry_id}
+    with db.session() as session:
+        failed = session.get_one(ChatMessage, message_id)
+        failed.status = MessageStatus.FAILED
+        retried = requeue_message(session, failed)
+        assert retried.payload["text"] == "reported failed later"
 
 
 # -- policy -----------------------------------------------------------------------------------------------

@@ -16,7 +16,16 @@ import requests
 from ferry.attachments import FileDeclaration, UploadPolicy, create_upload
 from ferry.config import PROJECT_ROOT
 from ferry.db import Database, utcnow
-from ferry.models import Attachment, AttachmentStatus, Chat, ChatMessage, MessageDirection, MessageStatus
+from ferry.models import (
+    Attachment,
+    AttachmentStatus,
+    Chat,
+    ChatMessage,
+    MessageDirection,
+    MessageStatus,
+    OutboxEntry,
+    OutboxState,
+)
 from ferry.outbox import enqueue_message
 from ferry.services import Services
 from ferry.worker import Loop, Worker, _housekeeping
@@ -140,3 +149,37 @@ def test_housekeeping_expires_abandoned_uploads(services: Services) -> None:
         expired = session.get(Attachment, attachment_id)
         assert expired is not None and expired.status == AttachmentStatus.EXPIRED
     assert services.storage.list_multipart_uploads(services.settings.s3_incoming_prefix) == []
+
+
+def test_housekeeping_prunes_sent_outbox_entries(
+    services: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    keep = timedelta(days=services.settings.outbox_keep_days)
+    with services.db.session() as session:
+        chat = Chat(expires_at=utcnow() - timedelta(days=30))
+        session.add(chat)
+        session.flush()
+        ids = {}
+        for name, sent_ago in (
+            ("old", keep + timedelta(hours=1)),
+            ("recent", keep - timedelta(hours=1)),
+            ("unsent", None),
+        ):
+            message = ChatMessage(chat=chat, direction=MessageDirection.CUSTOMER, text=name)
+            session.add(message)
+            session.flush()
+            entry = enqueue_message(session, message)
+            entry.created_at = utcnow() - 2 * keep
+            if sent_ago is not None:
+                entry.state, entry.sent_at = OutboxState.SENT, utcnow() - sent_ago
+            ids[name] = entry.id
+
+    with caplog.at_level("INFO", logger="ferry.worker"):
+        assert _housekeeping(services) == 0
+
+    with services.db.session() as session:
+        assert session.get(OutboxEntry, ids["old"]) is None
+        assert session.get(OutboxEntry, ids["recent"]) is not None
+        assert session.get(OutboxEntry, ids["unsent"]) is not None
+    [record] = [r for r in caplog.records if r.getMessage() == "sent outbox entries pruned"]
+    assert record.removed == 1  # type: ignore[attr-defined]
