@@ -17,13 +17,13 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import ColumnElement, FromClause, Join, and_, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ferry.config import Settings
@@ -314,39 +314,60 @@ def parse_id(raw: str) -> str:
     return str(parsed)
 
 
-_ATTACHMENT_AND_GRANT = (
-    select(*columns_of(Attachment), _GRANTS.c.allowed, _GRANTS.c.checked_at)
-    .outerjoin(
+# An attachment and the asking user's cached grant for its conversation, read in one Core select (every
+# click runs it): alone (`load_attachment`), or joined to the viewer's session (viewer/sessions.py).
+ATTACHMENT_PREFIX = "attachment."
+GRANT_PREFIX = "grant."
+ATTACHMENT_AND_GRANT_COLUMNS = [
+    *columns_of(Attachment, ATTACHMENT_PREFIX),
+    _GRANTS.c.allowed.label(GRANT_PREFIX + "allowed"),
+    _GRANTS.c.checked_at.label(GRANT_PREFIX + "checked_at"),
+]
+
+
+def with_grant(attachments: FromClause, user_id: ColumnElement[str]) -> Join:
+    """`attachments` (a FROM that includes the attachments table) outer-joined to the grant of `user_id`
+    for the attachment's conversation."""
+    return attachments.outerjoin(
         _GRANTS,
-        and_(
-            _GRANTS.c.conversation_id == _ATTACHMENTS.c.conversation_id,
-            _GRANTS.c.user_id == bindparam("user_id"),
-        ),
+        and_(_GRANTS.c.conversation_id == _ATTACHMENTS.c.conversation_id, _GRANTS.c.user_id == user_id),
     )
+
+
+_ATTACHMENT_AND_GRANT = (
+    select(*ATTACHMENT_AND_GRANT_COLUMNS)
+    .select_from(with_grant(_ATTACHMENTS, bindparam("user_id")))
     .where(_ATTACHMENTS.c.id == bindparam("attachment_id"))
 )
 
+Loaded = tuple[Attachment, ConversationGrant | None] | None
 
-def load_attachment(
-    db: Database, attachment_id: str, user_id: str
-) -> tuple[Attachment, ConversationGrant | None] | None:
-    """The attachment (detached: its chat is not loaded) and the user's cached grant for its
-    conversation, in one Core query (every click runs it); None when there is no such attachment."""
+
+def loaded_from(values: Mapping[str, Any], user_id: str) -> Loaded:
+    """The attachment (detached: its chat is not loaded) and grant in a row read with
+    ATTACHMENT_AND_GRANT_COLUMNS; None when no attachment has the id."""
+    if values[ATTACHMENT_PREFIX + "id"] is None:
+        return None
+    attachment = detached(Attachment, values, ATTACHMENT_PREFIX)
+    allowed = values[GRANT_PREFIX + "allowed"]
+    if allowed is None:
+        return attachment, None
+    grant = ConversationGrant(
+        user_id=user_id,
+        conversation_id=attachment.conversation_id,
+        allowed=allowed,
+        checked_at=values[GRANT_PREFIX + "checked_at"],
+    )
+    return attachment, grant
+
+
+def load_attachment(db: Database, attachment_id: str, user_id: str) -> Loaded:
+    """The attachment and the user's cached grant for its conversation (see `loaded_from`)."""
     with db.autocommit() as connection:
         found = connection.execute(
             _ATTACHMENT_AND_GRANT, {"attachment_id": attachment_id, "user_id": user_id}
         ).first()
-    if found is None:
-        return None
-    values = found._asdict()
-    allowed, checked_at = values.pop("allowed"), values.pop("checked_at")
-    attachment = detached(Attachment, values)
-    if allowed is None:
-        return attachment, None
-    grant = ConversationGrant(
-        user_id=user_id, conversation_id=attachment.conversation_id, allowed=allowed, checked_at=checked_at
-    )
-    return attachment, grant
+    return loaded_from(found._asdict(), user_id) if found is not None else None
 
 
 def authorize_attachment(
@@ -357,8 +378,18 @@ def authorize_attachment(
     :raise AccessDenied: MALFORMED_ID, NOT_FOUND, NO_ROLE, NO_CONVERSATION or NOT_PARTICIPANT.
     :raise AccessUnavailable: Genesys could not be asked about the conversation.
     """
-    attachment_id = parse_id(raw_id)
-    found = load_attachment(db, attachment_id, identity.user_id)
+    found = load_attachment(db, parse_id(raw_id), identity.user_id)
+    return decide_attachment(db, genesys, identity, found, settings)
+
+
+def decide_attachment(
+    db: Database, genesys: GenesysClient, identity: Identity, found: Loaded, settings: Settings
+) -> Attachment:
+    """`authorize_attachment` once the attachment and grant are read (the viewer reads them together
+    with its session).
+
+    :raise AccessDenied: NOT_FOUND, NO_ROLE, NO_CONVERSATION or NOT_PARTICIPANT. :raise AccessUnavailable.
+    """
     if found is None:
         raise AccessDenied(Reason.NOT_FOUND)
     attachment, grant = found

@@ -49,14 +49,17 @@ def table_of(model: type[Base]) -> Table:
     return model.metadata.tables[model.__tablename__]
 
 
-def columns_of(model: type[Base]) -> list[Label[Any]]:
-    """Every column of a model, labelled with its attribute name: a Core select of whole rows that
-    `detached` turns back into model instances."""
-    return [attr.columns[0].label(attr.key) for attr in inspect(model).column_attrs]
+def columns_of(model: type[Base], prefix: str = "") -> list[Label[Any]]:
+    """Every column of a model, labelled with its attribute name (after `prefix`, when one select reads
+    two models): a Core select of whole rows that `detached` turns back into model instances."""
+    return [attr.columns[0].label(prefix + attr.key) for attr in inspect(model).column_attrs]
 
 
-def detached(model: type[ModelT], row: Mapping[str, Any]) -> ModelT:
-    """A model instance holding a Core row's values, outside any session (relationships unloaded)."""
+def detached(model: type[ModelT], row: Mapping[str, Any], prefix: str = "") -> ModelT:
+    """A model instance holding a Core row's values (those labelled with `prefix`), outside any session
+    (relationships unloaded)."""
+    if prefix:
+        row = {key[len(prefix) :]: value for key, value in row.items() if key.startswith(prefix)}
     return model(**row)
 
 

@@ -17,8 +17,8 @@ from ferry.access import (
     AccessUnavailable,
     Action,
     Reason,
-    authorize_attachment,
     authorize_conversation,
+    decide_attachment,
     inline_type,
     parse_id,
     presigned_url,
@@ -28,7 +28,16 @@ from ferry.access import (
 from ferry.models import Attachment, AttachmentStatus, AuditOutcome, Chat
 from viewer import bp, dicom, listing
 from viewer.sessions import Viewer
-from viewer.web import ViewResult, audit, message, not_found, services, signed_in, unavailable
+from viewer.web import (
+    ViewResult,
+    audit,
+    loaded_attachment,
+    message,
+    not_found,
+    services,
+    signed_in,
+    unavailable,
+)
 
 log = logging.getLogger("viewer")
 
@@ -51,7 +60,8 @@ STATUS_TEXT = {
 def _authorized(viewer: Viewer, raw_id: str, action: Action) -> Attachment | ViewResult:
     svc = services()
     try:
-        return authorize_attachment(svc.db, svc.genesys, viewer.identity, raw_id, svc.settings)
+        found = loaded_attachment(viewer, parse_id(raw_id))
+        return decide_attachment(svc.db, svc.genesys, viewer.identity, found, svc.settings)
     except AccessDenied as denied:
         return not_found(action, denied.reason, identity=viewer.identity, attachment_id=raw_id)
     except AccessUnavailable as exc:

@@ -12,15 +12,24 @@ import hmac
 import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Select, bindparam, select, update
 from werkzeug.wrappers import Response
 
-from ferry.access import Identity, access_for_roles, identify, token_digest
+from ferry.access import (
+    ATTACHMENT_AND_GRANT_COLUMNS,
+    Identity,
+    Loaded,
+    access_for_roles,
+    identify,
+    loaded_from,
+    token_digest,
+    with_grant,
+)
 from ferry.config import Settings
 from ferry.db import Database, columns_of, detached, table_of, utcnow
-from ferry.models import ViewerSession
+from ferry.models import Attachment, ViewerSession
 
 if TYPE_CHECKING:
     from genesys.client import GenesysClient
@@ -102,22 +111,54 @@ def start(
     return cookie
 
 
-# Every viewer request starts here: a Core select, built once (see Database.autocommit).
-_SESSION_BY_ID = select(*columns_of(ViewerSession)).where(table_of(ViewerSession).c.id == bindparam("id"))
+# Every viewer request starts here: Core selects, built once (see Database.autocommit). A request for an
+# attachment reads the attachment and the user's grant for its conversation in the same select.
+_SESSIONS = table_of(ViewerSession)
+_PREFIX = "session."
+_SESSION_BY_ID = select(*columns_of(ViewerSession, _PREFIX)).where(_SESSIONS.c.id == bindparam("id"))
+_SESSION_AND_ATTACHMENT = (
+    select(*columns_of(ViewerSession, _PREFIX), *ATTACHMENT_AND_GRANT_COLUMNS)
+    .select_from(
+        with_grant(
+            _SESSIONS.outerjoin(
+                table_of(Attachment), table_of(Attachment).c.id == bindparam("attachment_id")
+            ),
+            _SESSIONS.c.user_id,
+        )
+    )
+    .where(_SESSIONS.c.id == bindparam("id"))
+)
 
 
 def find(db: Database, cookie: str | None, settings: Settings) -> ViewerSession | None:
     """The live session a cookie names (detached), or None (no cookie, unknown, revoked or expired)."""
+    found = _find(db, cookie, _SESSION_BY_ID, {})
+    return _live(detached(ViewerSession, found, _PREFIX)) if found is not None else None
+
+
+def find_with_attachment(
+    db: Database, cookie: str | None, attachment_id: str
+) -> tuple[ViewerSession, Loaded] | None:
+    """`find`, and the attachment with the session user's grant (see ferry.access.loaded_from)."""
+    found = _find(db, cookie, _SESSION_AND_ATTACHMENT, {"attachment_id": attachment_id})
+    if found is None:
+        return None
+    row = _live(detached(ViewerSession, found, _PREFIX))
+    return (row, loaded_from(found, row.user_id)) if row is not None else None
+
+
+def _find(
+    db: Database, cookie: str | None, statement: Select[Any], params: dict[str, str]
+) -> dict[str, Any] | None:
     if not cookie or len(cookie) > 200:
         return None
     with db.autocommit() as connection:
-        found = connection.execute(_SESSION_BY_ID, {"id": token_digest(cookie)}).first()
-    if found is None:
-        return None
-    row = detached(ViewerSession, found._asdict())
-    if row.revoked_at is not None or row.expires_at <= utcnow():
-        return None
-    return row
+        found = connection.execute(statement, {"id": token_digest(cookie), **params}).first()
+    return found._asdict() if found is not None else None
+
+
+def _live(row: ViewerSession) -> ViewerSession | None:
+    return None if row.revoked_at is not None or row.expires_at <= utcnow() else row
 
 
 def is_stale(row: ViewerSession, settings: Settings) -> bool:

@@ -11,7 +11,18 @@ from urllib.parse import urlsplit
 from flask import Response, g, render_template, request
 from werkzeug.wrappers import Response as BaseResponse
 
-from ferry.access import Access, AccessDenied, AccessUnavailable, Action, Identity, Reason, record
+from ferry.access import (
+    Access,
+    AccessDenied,
+    AccessUnavailable,
+    Action,
+    Identity,
+    Loaded,
+    Reason,
+    load_attachment,
+    parse_id,
+    record,
+)
 from ferry.config import Settings
 from ferry.models import AuditOutcome
 from ferry.services import Services, get_services
@@ -96,7 +107,16 @@ def current_viewer(action: Action) -> sessions.Viewer | BaseResponse | tuple[str
         viewer: sessions.Viewer = g.viewer
         return viewer
     svc = services()
-    row = sessions.find(svc.db, request.cookies.get(sessions.cookie_name(svc.settings)), svc.settings)
+    cookie = request.cookies.get(sessions.cookie_name(svc.settings))
+    attachment_id = _requested_attachment()
+    if attachment_id is None:
+        row = sessions.find(svc.db, cookie, svc.settings)
+    else:
+        # A click on an attachment: its row and the user's grant come with the session, in one select.
+        found = sessions.find_with_attachment(svc.db, cookie, attachment_id)
+        row = found[0] if found is not None else None
+        if found is not None:
+            g.attachment = (attachment_id, found[1])
     if row is None:
         return None
     if sessions.is_stale(row, svc.settings):
@@ -114,6 +134,24 @@ def current_viewer(action: Action) -> sessions.Viewer | BaseResponse | tuple[str
     viewer = sessions.Viewer(session_id=row.id, identity=identity, access_token=row.access_token)
     g.viewer = viewer
     return viewer
+
+
+def _requested_attachment() -> str | None:
+    """The attachment id in this request's path, when there is one and it is well-formed."""
+    raw = (request.view_args or {}).get("attachment_id")
+    try:
+        return parse_id(raw) if isinstance(raw, str) else None
+    except AccessDenied:
+        return None  # the view refuses it (MALFORMED_ID)
+
+
+def loaded_attachment(viewer: sessions.Viewer, attachment_id: str) -> Loaded:
+    """The attachment and the viewer's grant: as read with the session, else read now."""
+    preloaded = g.get("attachment")
+    if preloaded is not None and preloaded[0] == attachment_id:
+        found: Loaded = preloaded[1]
+        return found
+    return load_attachment(services().db, attachment_id, viewer.identity.user_id)
 
 
 def signed_in(action: Action, needs: Access | None = None, *, embedded: bool = False) -> Callable[[F], F]:
