@@ -204,7 +204,11 @@ class OutboxEntry(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    __table_args__ = (Index("ix_outbox_state_next_attempt_at", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_state_next_attempt_at", "state", "next_attempt_at"),
+        # Housekeeping's pruning of delivered entries (ferry.outbox.prune_sent).
+        Index("ix_outbox_state_sent_at", "state", "sent_at"),
+    )
 
 
 class ViewerSession(Base):
