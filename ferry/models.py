@@ -213,7 +213,7 @@ class OutboxEntry(Base):
 
 class ViewerSession(Base):
     """An agent's login. The cookie carries a random token; only its SHA-256 is stored here, and the
-    Genesys token never leaves the server."""
+    Genesys token never leaves the server and is stored sealed (`viewer.tokens`), never in plain text."""
 
     __tablename__ = "viewer_sessions"
 
@@ -223,8 +223,8 @@ class ViewerSession(Base):
     user_email: Mapped[str | None] = mapped_column(String(320))
     org_id: Mapped[str] = mapped_column(String(64))
     roles: Mapped[list[str]] = mapped_column(JSON, default=list)
-    access_token: Mapped[str] = mapped_column(Text)
-    refresh_token: Mapped[str | None] = mapped_column(Text)
+    access_token: Mapped[str] = mapped_column(Text)  # sealed with viewer.tokens.seal
+    refresh_token: Mapped[str | None] = mapped_column(Text)  # unused today; must be sealed too if ever kept
     token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -168,12 +168,17 @@ def logout() -> Any:
     if not sessions.csrf_ok(svc.settings.secret_key, found.session_id, request.form.get("csrf_token")):
         audit(Action.LOGOUT, AuditOutcome.DENIED, identity=found.identity, reason="csrf")
         return message(400, "Not signed out", "The sign-out form was not valid. Please use the button again.")
-    try:
-        svc.genesys.revoke_token(found.access_token)
-        revoked = "token revoked"
-    except Exception:
-        # The session ends whatever Genesys says; the token expires on its own.
-        revoked = "token revocation failed"
+    token = sessions.token_of(found, svc.settings)
+    if token is None:
+        # Sealed under another SECRET_KEY, or stored before sealing: unusable; it expires on its own.
+        revoked = "token unreadable"
+    else:
+        try:
+            svc.genesys.revoke_token(token)
+            revoked = "token revoked"
+        except Exception:
+            # The session ends whatever Genesys says; the token expires on its own.
+            revoked = "token revocation failed"
     sessions.end(svc.db, found.session_id)
     audit(Action.LOGOUT, AuditOutcome.ALLOWED, identity=found.identity, reason=revoked)
     response = redirect(url_for("viewer.signed_out"), code=303)

@@ -1,8 +1,10 @@
 """Viewer sessions: a random cookie whose SHA-256 names a `ViewerSession` row holding the Genesys token.
 
-The token never reaches the browser. A session is re-checked against `users/me` when its last check is
-older than VIEWER_RECHECK_SECONDS (at most five minutes), so a deactivated user or a removed role stops
-working within that time while most clicks cost no Genesys call.
+The token never reaches the browser, and the row holds it sealed (`viewer.tokens`): it is opened only
+where it is used (the users/me re-check and logout's revocation), never on an ordinary click. A session is
+re-checked against `users/me` when its last check is older than VIEWER_RECHECK_SECONDS (at most five
+minutes), so a deactivated user or a removed role stops working within that time while most clicks cost
+no Genesys call.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from werkzeug.wrappers import Response
 
 from ferry.access import (
     ATTACHMENT_AND_GRANT_COLUMNS,
+    AccessDenied,
     Identity,
     Loaded,
+    Reason,
     access_for_roles,
     identify,
     loaded_from,
@@ -30,6 +34,7 @@ from ferry.access import (
 from ferry.config import Settings
 from ferry.db import Database, columns_of, detached, table_of, utcnow
 from ferry.models import Attachment, ViewerSession
+from viewer import tokens
 
 if TYPE_CHECKING:
     from genesys.client import GenesysClient
@@ -41,11 +46,17 @@ SECURE_COOKIE_NAME = "__Host-ferry_viewer"
 
 @dataclass(frozen=True)
 class Viewer:
-    """The signed-in user of this request."""
+    """The signed-in user of this request. `sealed_token` is the stored token still sealed: `token_of`
+    opens it for the few requests that use it."""
 
     session_id: str
     identity: Identity
-    access_token: str = field(repr=False)
+    sealed_token: str = field(repr=False)
+
+
+def token_of(viewer: Viewer, settings: Settings) -> str | None:
+    """The viewer's Genesys token, or None when it cannot be opened (the session has ended)."""
+    return tokens.unseal(settings.secret_key, viewer.sealed_token)
 
 
 def cookie_name(settings: Settings) -> str:
@@ -100,7 +111,7 @@ def start(
                 user_email=identity.email,
                 org_id=identity.org_id,
                 roles=list(identity.roles),
-                access_token=access_token,
+                access_token=tokens.seal(settings.secret_key, access_token),
                 token_expires_at=token_expires,
                 created_at=now,
                 last_seen_at=now,
@@ -168,9 +179,14 @@ def is_stale(row: ViewerSession, settings: Settings) -> bool:
 def recheck(db: Database, genesys: GenesysClient, row: ViewerSession, settings: Settings) -> Identity:
     """Ask users/me again (state, organisation, roles) and remember when.
 
-    :raise AccessDenied: the user lost access (the caller ends the session). :raise AccessUnavailable.
+    :raise AccessDenied: the user lost access, or the stored token cannot be opened (the caller ends the
+        session). :raise AccessUnavailable.
     """
-    identity = identify(genesys, row.access_token, settings, check_token_info=False)
+    token = tokens.unseal(settings.secret_key, row.access_token)
+    if token is None:
+        # A row from before tokens were sealed, or sealed under another SECRET_KEY: log in again.
+        raise AccessDenied(Reason.TOKEN_REJECTED, "the stored token cannot be opened")
+    identity = identify(genesys, token, settings, check_token_info=False)
     now = utcnow()
     with db.session() as session:
         session.execute(
@@ -201,12 +217,13 @@ def identity_of(row: ViewerSession, settings: Settings) -> Identity:
 
 
 def end(db: Database, session_id: str) -> None:
-    """Mark a session revoked (rows stay for the audit trail's sake until they expire)."""
+    """Mark a session revoked and drop its token (rows stay for the audit trail's sake until they expire;
+    an ended session never needs its token again)."""
     with db.session() as session:
         session.execute(
             update(ViewerSession)
             .where(ViewerSession.id == session_id, ViewerSession.revoked_at.is_(None))
-            .values(revoked_at=utcnow())
+            .values(revoked_at=utcnow(), access_token="")
         )
 
 

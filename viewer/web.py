@@ -131,7 +131,8 @@ def current_viewer(action: Action) -> sessions.Viewer | BaseResponse | tuple[str
             return unavailable(action, exc, user_id=row.user_id, user_name=row.user_name)
     else:
         identity = sessions.identity_of(row, svc.settings)
-    viewer = sessions.Viewer(session_id=row.id, identity=identity, access_token=row.access_token)
+    # The token stays sealed: most clicks never use it (see sessions.token_of).
+    viewer = sessions.Viewer(session_id=row.id, identity=identity, sealed_token=row.access_token)
     g.viewer = viewer
     return viewer
 

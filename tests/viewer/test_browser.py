@@ -18,6 +18,7 @@ from tests.viewer.live import LiveFerry
 from tests.viewer.seeding import add_attachment, add_chat
 from tests.viewer.webm import encode_vp8, mux
 from tests.viewer.world import USERS
+from viewer import tokens
 
 pytestmark = pytest.mark.browser
 
@@ -153,7 +154,10 @@ def test_logout_revokes_the_genesys_token(live: LiveFerry, context: BrowserConte
     page = context.new_page()
     sign_in(page, live, "/me", "agent")
     with live.services.db.session() as session:
-        token = session.scalars(select(ViewerSession.access_token)).one()
+        token = tokens.unseal(
+            live.services.settings.secret_key, session.scalars(select(ViewerSession.access_token)).one()
+        )
+    assert token
 
     page.get_by_role("button", name="Sign out").click()
 

@@ -20,6 +20,7 @@ from ferry.services import Services
 from tests.viewer.conftest import Login, genesys_settings, running_app
 from tests.viewer.seeding import add_attachment
 from tests.viewer.world import USERS, World
+from viewer import tokens
 
 
 def audit_rows(services: Services) -> list[AccessAudit]:
@@ -200,7 +201,8 @@ def test_deactivation_takes_effect_at_the_next_recheck(
     answer = client.get("/me")
 
     assert answer.status_code == 403
-    assert sessions_of(services)[0].revoked_at is not None
+    ended = sessions_of(services)[0]
+    assert ended.revoked_at is not None and ended.access_token == ""
     assert audit_rows(services)[-1].reason == "user_inactive"
     assert client.get("/me").status_code == 302  # the session is gone: a new login starts
 
@@ -244,13 +246,14 @@ def test_logout_revokes_the_token_and_ends_the_session(
 
     assert answer.status_code == 303
     assert "ferry_viewer=;" in answer.headers["Set-Cookie"]
+    token = tokens.unseal(services.settings.secret_key, row.access_token)
+    assert token
     me = requests.get(
-        f"{world.base_url}/api/v2/users/me",
-        headers={"Authorization": f"Bearer {row.access_token}"},
-        timeout=10,
+        f"{world.base_url}/api/v2/users/me", headers={"Authorization": f"Bearer {token}"}, timeout=10
     )
     assert me.status_code == 401
-    assert sessions_of(services)[0].revoked_at is not None
+    ended = sessions_of(services)[0]
+    assert ended.revoked_at is not None and ended.access_token == ""  # an ended session keeps no token
     assert client.get("/me").status_code == 302
     assert audit_rows(services)[-1].action == "logout"
 

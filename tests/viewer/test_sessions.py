@@ -9,7 +9,7 @@ from ferry.db import utcnow
 from ferry.models import ConversationGrant
 from ferry.services import Services
 from tests.viewer.seeding import add_attachment
-from viewer import sessions
+from viewer import sessions, tokens
 
 
 def agent(user_id: str) -> Identity:
@@ -35,7 +35,8 @@ def test_the_attachment_comes_with_the_session_and_only_its_users_grant(services
 
     assert found is not None
     row, loaded = found
-    assert row.user_id == "bob" and row.access_token == "token-b"
+    assert row.user_id == "bob" and row.access_token != "token-b"  # kept sealed, even once read
+    assert tokens.unseal(services.settings.secret_key, row.access_token) == "token-b"
     assert loaded is not None
     read, bobs_grant = loaded
     assert (read.id, read.object_key, read.filename) == (attachment.id, attachment.object_key, "clip.mp4")
