@@ -41,6 +41,7 @@ if str(PROJECT_ROOT) not in sys.path:
     sys.path.insert(0, str(PROJECT_ROOT))
 
 from devstack.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from devstack.files import write_random_file  # noqa: E402
 
 MB = 1000 * 1000
 MIB = 1024 * 1024
@@ -212,19 +213,6 @@ def prepare_storage(moto: str, ferry_origin: str) -> None:
     storage.configure(
         widget_origins=(ferry_origin,), queue_arn=queue.arn(), incoming_prefix="incoming/", abort_after_days=1
     )
-
-
-def write_file(path: Path, size: int) -> str:
-    """Random content (a fresh 8 MiB block per chunk); answers its SHA-256."""
-    digest = hashlib.sha256()
-    with path.open("wb") as out:
-        left = size
-        while left:
-            chunk = os.urandom(min(left, 8 * MIB))
-            digest.update(chunk)
-            out.write(chunk)
-            left -= len(chunk)
-    return digest.hexdigest()
 
 
 def stored_sha256(moto: str, key: str) -> str:
@@ -409,9 +397,9 @@ def main() -> int:
             prepare_storage(moto, ferry)
             print(f"writing a {args.size / MB:.0f} MB file ...", flush=True)
             path = work / "bench-upload.mp4"
-            local_sha = write_file(path, args.size)
+            local_sha = write_random_file(path, args.size)
             warmup = work / "warmup.mp4"
-            write_file(warmup, 9 * MIB)  # two parts: every upload route has run once before measuring
+            write_random_file(warmup, 9 * MIB)  # two parts: every upload route has run once before measuring
 
             widget = Widget(playwright, ferry)
             try:

@@ -86,7 +86,7 @@ class ObjectStorage(Protocol):
 
     bucket: str
 
-    @property
+    @cached_property
     def origin(self) -> str: ...
     def ping(self) -> None: ...
     def presign_put(
@@ -348,7 +348,7 @@ class S3Storage:
         url = self._presign("get_object", {"Bucket": self.bucket, "Key": probe}, 60).split("?", 1)[0]
         return url[: -len(probe)]
 
-    @property
+    @cached_property
     def origin(self) -> str:
         """The scheme://host browsers reach this bucket at, as boto3 signs it (for the CSP)."""
         parts = urlsplit(self._object_url_prefix)

@@ -43,6 +43,13 @@ def failed_attachment(services: Services, pipeline: ScanPipeline, data: bytes) -
     return attachment_id
 
 
+def recorded(services: Services, chat: str, status: AttachmentStatus) -> str:
+    """An attachment row in `status`, with no object behind it."""
+    return add_attachment(
+        services.db, None, chat, b"x", filename="a", declared_type="text/plain", status=status
+    )
+
+
 @pytest.fixture
 def pipeline(services: Services, settings: Settings, clamd: object) -> ScanPipeline:
     address = clamd.address  # type: ignore[attr-defined]
@@ -104,18 +111,8 @@ def test_attachments_that_are_not_retryable_are_refused(
     app: Flask, services: Services, status: AttachmentStatus, why: str
 ) -> None:
     chat = new_chat(services.db)
-    refused = add_attachment(
-        services.db, None, chat, b"x", filename="a", declared_type="text/plain", status=status
-    )
-    failed = add_attachment(
-        services.db,
-        None,
-        chat,
-        b"x",
-        filename="b",
-        declared_type="text/plain",
-        status=AttachmentStatus.FAILED,
-    )
+    refused = recorded(services, chat, status)
+    failed = recorded(services, chat, AttachmentStatus.FAILED)
     drain(services)
 
     result = app.test_cli_runner().invoke(args=["scan", "retry", "--id", failed, "--id", refused])
@@ -135,15 +132,7 @@ def test_an_unknown_id_is_refused(app: Flask, services: Services) -> None:
 
 def test_too_large_is_retried_only_when_named(app: Flask, services: Services) -> None:
     chat = new_chat(services.db)
-    big = add_attachment(
-        services.db,
-        None,
-        chat,
-        b"x",
-        filename="a",
-        declared_type="video/mp4",
-        status=AttachmentStatus.TOO_LARGE,
-    )
+    big = recorded(services, chat, AttachmentStatus.TOO_LARGE)
     assert AttachmentStatus.TOO_LARGE in RETRYABLE
     with services.db.session() as session:
         assert retry_targets(session, services.settings, []) == []
@@ -158,15 +147,7 @@ def test_too_large_is_retried_only_when_named(app: Flask, services: Services) ->
 
 def test_a_dry_run_changes_nothing(app: Flask, services: Services) -> None:
     chat = new_chat(services.db)
-    failed = add_attachment(
-        services.db,
-        None,
-        chat,
-        b"x",
-        filename="a",
-        declared_type="text/plain",
-        status=AttachmentStatus.FAILED,
-    )
+    failed = recorded(services, chat, AttachmentStatus.FAILED)
     with services.db.session() as session:
         session.get_one(Attachment, failed).scan_attempts = 3
     drain(services)
@@ -189,15 +170,7 @@ def test_a_refused_queue_message_puts_the_attachment_back(services: Services) ->
             raise QueueError("send_message: ServiceUnavailable")
 
     chat = new_chat(services.db)
-    failed = add_attachment(
-        services.db,
-        None,
-        chat,
-        b"x",
-        filename="a",
-        declared_type="text/plain",
-        status=AttachmentStatus.FAILED,
-    )
+    failed = recorded(services, chat, AttachmentStatus.FAILED)
     with services.db.session() as session:
         [target] = retry_targets(session, services.settings, [failed])
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -16,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from devstack.files import write_random_file
 from ferry.config import Settings
 from ferry.storage import ObjectNotFound, S3Storage
 from tests.conftest import QUEUE_NAME, prepare_bucket
@@ -50,19 +50,6 @@ def storage_of(settings: Settings) -> S3Storage:
     return S3Storage(
         bucket=settings.s3_bucket, region=settings.aws_region, endpoint_url=settings.s3_endpoint_url
     )
-
-
-def make_file(path: Path, size: int) -> str:
-    """A file of random bytes (written in chunks); answers its SHA-256."""
-    digest = hashlib.sha256()
-    with path.open("wb") as out:
-        left = size
-        while left:
-            chunk = os.urandom(min(left, 8 * MB))
-            digest.update(chunk)
-            out.write(chunk)
-            left -= len(chunk)
-    return digest.hexdigest()
 
 
 def start_chat(page: Any, url: str) -> None:
@@ -111,7 +98,7 @@ def only_upload(page: Any, storage: S3Storage, prefix: str) -> tuple[str, str]:
 
 def test_a_150_mb_file_arrives_intact(s3_stack: LiveStack, page: Any, tmp_path: Path) -> None:
     path = tmp_path / "scan-150.mp4"
-    local_sha = make_file(path, 150 * MB)
+    local_sha = write_random_file(path, 150 * MB)
     checksums: dict[int, str] = {}
     page.on(
         "request",
@@ -159,7 +146,7 @@ def test_failed_part_requests_are_retried_and_the_upload_completes(
     s3_stack: LiveStack, page: Any, tmp_path: Path
 ) -> None:
     path = tmp_path / "retry.mp4"
-    local_sha = make_file(path, 60 * MB)
+    local_sha = write_random_file(path, 60 * MB)
     failures = {
         2: lambda route: route.abort("connectionreset"),
         3: lambda route: route.fulfill(status=400, body="<Error><Code>BadDigest</Code></Error>"),
@@ -196,7 +183,7 @@ def test_a_lost_connection_pauses_the_upload_until_it_returns(
     s3_stack: LiveStack, page: Any, tmp_path: Path
 ) -> None:
     path = tmp_path / "offline.mp4"
-    local_sha = make_file(path, 40 * MB)
+    local_sha = write_random_file(path, 40 * MB)
     storage = storage_of(s3_stack.settings)
     page.route(parts_matching("[3-9]"), lambda route: route.abort("internetdisconnected"))
     start_chat(page, s3_stack.url)
@@ -219,7 +206,7 @@ def test_after_a_reload_reselecting_the_file_sends_only_the_missing_parts(
     s3_stack: LiveStack, page: Any, tmp_path: Path
 ) -> None:
     path = tmp_path / "resume.mp4"
-    local_sha = make_file(path, 150 * MB)
+    local_sha = write_random_file(path, 150 * MB)
     storage = storage_of(s3_stack.settings)
     prefix = s3_stack.settings.s3_incoming_prefix
 
@@ -252,7 +239,7 @@ def test_after_a_reload_reselecting_the_file_sends_only_the_missing_parts(
 
 def test_cancel_aborts_the_multipart_upload(s3_stack: LiveStack, page: Any, tmp_path: Path) -> None:
     path = tmp_path / "cancel.mp4"
-    make_file(path, 40 * MB)
+    write_random_file(path, 40 * MB)
     storage = storage_of(s3_stack.settings)
     prefix = s3_stack.settings.s3_incoming_prefix
     page.route(parts_matching("[3-9]|[1-9][0-9]+"), lambda route: route.abort("internetdisconnected"))
@@ -273,7 +260,7 @@ def test_cancel_aborts_the_multipart_upload(s3_stack: LiveStack, page: Any, tmp_
 
 def test_pause_and_resume(s3_stack: LiveStack, page: Any, tmp_path: Path) -> None:
     path = tmp_path / "pause.mp4"
-    local_sha = make_file(path, 40 * MB)
+    local_sha = write_random_file(path, 40 * MB)
     storage = storage_of(s3_stack.settings)
     page.route(parts_matching("[3-9]|[1-9][0-9]+"), lambda route: route.abort("internetdisconnected"))
     start_chat(page, s3_stack.url)
