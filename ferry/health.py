@@ -71,7 +71,7 @@ def _succeeds(call: Callable[[], object]) -> Callable[[], dict[str, Any]]:
 
 def clamd_status(services: Services) -> dict[str, Any]:
     """clamd answers, and its signatures are real (and fresh) enough for the configured mode."""
-    from scanner.signatures import assess_signatures
+    from ferry.signatures import assess_signatures
 
     if not services.settings.clamd_address:
         return {"ok": True, "skipped": "CLAMD_ADDRESS is unset: files are scanned by the scanner Lambda"}

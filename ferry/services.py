@@ -18,8 +18,8 @@ from ferry.queues import SqsQueue
 from ferry.storage import S3Storage
 
 if TYPE_CHECKING:
+    from ferry.antivirus import ClamdClient
     from genesys.client import GenesysClient
-    from scanner.clamd import ClamdClient
 
 EXTENSION_KEY = "ferry"
 
@@ -53,7 +53,7 @@ class Services:
 
     @cached_property
     def clamd(self) -> ClamdClient:
-        from scanner.clamd import ClamdClient
+        from ferry.antivirus import ClamdClient
 
         return ClamdClient(self.settings.clamd_address, timeout=self.settings.clamd_timeout_seconds)
 

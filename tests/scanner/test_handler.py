@@ -15,13 +15,13 @@ import pytest
 
 import scanner.handler
 from devstack.clamd import TEST_SIGNATURES
+from ferry.antivirus import ClamdClient
 from ferry.config import Settings
 from ferry.db import Database
 from ferry.models import AttachmentStatus
 from ferry.queues import QueueMessage, SqsQueue
 from ferry.services import Services
 from ferry.storage import S3Storage
-from scanner.clamd import ClamdClient
 from scanner.daemon import ClamdStartError, ensure_lambda_clamd, stop_lambda_clamd
 from scanner.handler import Runtime, handle_batch, lambda_handler
 from tests.conftest import base_environ, prepare_bucket
