@@ -1,4 +1,5 @@
-"""Fixtures for the adapter tests: clients of real clamd daemons (Ferry's config, test signatures)."""
+"""Fixtures for the core's tests: clients of real clamd daemons (Ferry's config, test signatures), and the
+scripted Genesys server of tests/genesys for the `flask genesys` commands."""
 
 from __future__ import annotations
 
@@ -10,6 +11,13 @@ from devstack.clamd import TEST_SIGNATURES, ClamdProcess
 from ferry.antivirus import ClamdClient
 from tests.conftest import free_port as any_free_port
 from tests.conftest import start_test_clamd
+from tests.genesys.conftest import (  # noqa: F401 - the scripted Genesys server's fixtures
+    clock,
+    genesys_client,
+    make_genesys_client,
+    scripted,
+    sleeps,
+)
 
 # Small limits for the instance that tests what clamd does at its limits (streams of a few MB).
 SMALL_LIMITS = {"StreamMaxLength": "2M", "MaxFileSize": "1M", "MaxScanSize": "4M"}
