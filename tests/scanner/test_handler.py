@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
+import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import boto3
 import pytest
@@ -16,7 +19,7 @@ import pytest
 import scanner.handler
 from devstack.clamd import TEST_SIGNATURES
 from ferry.antivirus import ClamdClient
-from ferry.config import Settings
+from ferry.config import Deployable, Settings
 from ferry.db import Database
 from ferry.models import AttachmentStatus
 from ferry.queues import QueueMessage, SqsQueue
@@ -148,6 +151,55 @@ def test_lambda_handler_builds_its_runtime_from_the_environment(
     try:
         assert lambda_handler({"Records": [record]}, None) == {"batchItemFailures": []}
         assert attachment(db, attachment_id).status == AttachmentStatus.CLEAN
+    finally:
+        if scanner.handler._runtime is not None:
+            scanner.handler._runtime.services.close()
+        db.dispose()
+
+
+def test_in_production_it_starts_and_decides_with_only_its_own_settings(
+    monkeypatch: pytest.MonkeyPatch,
+    database_url: str,
+    moto_reset: str,
+    clamd: Any,
+    samples: dict[str, bytes],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # GIVEN the environment holds the scanner's variables (and the AWS credentials Lambda provides), with
+    # no SECRET_KEY, Genesys secret or OAuth client: production mode
+    own = {
+        "FERRY_ENV": "production",
+        "DATABASE_URL": database_url,
+        "PUBLIC_BASE_URL": "https://ferry.example",
+        "S3_BUCKET": "ferry-test",
+        "S3_ENDPOINT_URL": moto_reset,
+        "SQS_QUEUE_URL": f"{moto_reset}/123456789012/ferry-test-scan",
+        "SQS_ENDPOINT_URL": moto_reset,
+        "CLAMD_ADDRESS": clamd.address,
+        "AWS_ACCESS_KEY_ID": os.environ["AWS_ACCESS_KEY_ID"],
+        "AWS_SECRET_ACCESS_KEY": os.environ["AWS_SECRET_ACCESS_KEY"],
+    }
+    settings = Settings.from_env(own, deployable=Deployable.SCANNER)
+    prepare_bucket(settings)
+    db = Database(database_url)
+    storage = S3Storage(bucket=settings.s3_bucket, region=settings.aws_region, endpoint_url=moto_reset)
+    attachment_id = add_attachment(
+        db, storage, new_chat(db), samples["pdf"], filename="a.pdf", declared_type="application/pdf"
+    )
+    record = {"messageId": "m-1", "receiptHandle": "r-1", "body": s3_event(f"incoming/{attachment_id}")}
+    monkeypatch.setattr(scanner.handler, "_runtime", None)
+    try:
+        # WHEN a record arrives
+        with mock.patch.dict(os.environ, own, clear=True), caplog.at_level(logging.WARNING):
+            answer = lambda_handler({"Records": [record]}, None)
+
+        # THEN production's rule decides: test signatures may not call a file clean, so it waits unclaimed
+        assert answer == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
+        assert (attachment(db, attachment_id).status, attachment(db, attachment_id).scan_attempts) == (
+            AttachmentStatus.UPLOADED,
+            0,
+        )
+        assert "test signatures" in caplog.text
     finally:
         if scanner.handler._runtime is not None:
             scanner.handler._runtime.services.close()
