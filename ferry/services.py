@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING
 
 from flask import current_app
 
+from ferry.antivirus import ClamdClient
 from ferry.config import Settings
 from ferry.db import Database
 from ferry.queues import SqsQueue
 from ferry.storage import S3Storage
 
 if TYPE_CHECKING:
-    from ferry.antivirus import ClamdClient
     from genesys.client import GenesysClient
 
 EXTENSION_KEY = "ferry"
@@ -53,8 +53,6 @@ class Services:
 
     @cached_property
     def clamd(self) -> ClamdClient:
-        from ferry.antivirus import ClamdClient
-
         return ClamdClient(self.settings.clamd_address, timeout=self.settings.clamd_timeout_seconds)
 
     @cached_property
