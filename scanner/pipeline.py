@@ -40,15 +40,15 @@ from urllib.parse import quote_plus, unquote_plus
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from ferry.antivirus import ClamdClient, ClamdError
 from ferry.config import Settings
 from ferry.db import Database, utcnow
 from ferry.models import Attachment, AttachmentStatus, ChatMessage, MessageDirection, MessageStatus
 from ferry.outbox import enqueue_message
+from ferry.signatures import freshness_problem
 from ferry.storage import ObjectNotFound, ObjectStorage, StorageError
 from scanner.announce import announcement_text, channel_message_id, refusal_text
-from scanner.clamd import ClamdClient, ClamdError
 from scanner.core import Outcome, OversizePolicy, ScanOptions, Verdict, scan
-from scanner.signatures import freshness_problem
 
 log = logging.getLogger("scanner.pipeline")
 

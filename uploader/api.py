@@ -16,7 +16,7 @@ from ferry.db import Database
 from ferry.models import Chat
 from ferry.ratelimit import Limit, RateLimited, hit
 from ferry.services import get_services
-from uploader import bp
+from uploader.blueprint import bp
 from uploader.chat import (
     agent_typing,
     chat_json,

@@ -12,7 +12,7 @@ from flask import Response, jsonify
 
 from ferry.attachments import MAX_SIGN_BATCH
 from ferry.services import get_services
-from uploader import bp
+from uploader.blueprint import bp
 from uploader.session import COOKIE_NAME
 from uploader.uploads import ATTACHMENTS, MAX_BODY_BYTES, STATUS
 

@@ -22,8 +22,8 @@ from ferry.config import Settings
 from ferry.db import Database
 from ferry.models import ChatMessage, MessageDirection, MessageStatus
 from ferry.services import get_services
-from uploader import bp
 from uploader.api import API
+from uploader.blueprint import bp
 from uploader.chat import agent_typing, live_chat, message_json
 from uploader.errors import MESSAGES
 from uploader.session import chat_for_token, presented_token

@@ -37,8 +37,8 @@ from ferry.models import Attachment, Chat
 from ferry.ratelimit import Limit, RateLimited, hit
 from ferry.services import Services, get_services
 from ferry.storage import StorageError
-from uploader import bp
 from uploader.api import API
+from uploader.blueprint import bp
 from uploader.chat import iso
 from uploader.session import chat_for_token, check_csrf, presented_token
 

@@ -34,7 +34,7 @@ from genesys.models import (
     MessageStatus as GenesysStatus,
 )
 from genesys.webhook import SIGNATURE_HEADER, WEBHOOK_PATH, verify_signature
-from uploader import bp
+from uploader.blueprint import bp
 
 log = logging.getLogger("uploader.webhook")
 

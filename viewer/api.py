@@ -26,7 +26,7 @@ from ferry.access import (
 )
 from ferry.db import utcnow
 from ferry.models import AttachmentStatus, AuditOutcome
-from viewer import bp
+from viewer.blueprint import bp
 from viewer.web import audit, services
 
 CACHE_EXTENSION = "viewer.identity_cache"

@@ -16,7 +16,8 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from ferry.access import AccessDenied, AccessUnavailable, Action, Reason, identify
 from ferry.models import AuditOutcome
-from viewer import bp, sessions
+from viewer import sessions
+from viewer.blueprint import bp
 from viewer.web import (
     audit,
     current_viewer,

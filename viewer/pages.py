@@ -26,7 +26,8 @@ from ferry.access import (
     served_type,
 )
 from ferry.models import Attachment, AttachmentStatus, AuditOutcome, Chat
-from viewer import bp, dicom, listing
+from viewer import dicom, listing
+from viewer.blueprint import bp
 from viewer.sessions import Viewer
 from viewer.web import (
     ViewResult,

@@ -26,7 +26,8 @@ from ferry.access import (
 from ferry.config import Settings
 from ferry.models import AuditOutcome
 from ferry.services import Services, get_services
-from viewer import bp, sessions
+from viewer import sessions
+from viewer.blueprint import bp
 
 ViewResult = BaseResponse | str | tuple[str, int]
 F = TypeVar("F", bound=Callable[..., Any])

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select, update
 
 from ferry.access import GENESYS_INGEST_URL_SECONDS
+from ferry.antivirus import ClamdClient
 from ferry.attachments import display_state
 from ferry.config import DEV_CLIENT_ID, DEV_CLIENT_SECRET, Settings
 from ferry.db import Database
@@ -26,7 +27,6 @@ from genesys.client import GenesysClient
 from genesys_standin.server import StandinServer
 from genesys_standin.settings import StandinSettings
 from scanner.announce import human_size, native_attachment_finisher
-from scanner.clamd import ClamdClient
 from scanner.pipeline import ScanPipeline
 from tests.conftest import prepare_bucket
 from tests.scanner.stack import (
