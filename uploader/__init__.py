@@ -13,6 +13,6 @@ bp = Blueprint(
     static_url_path="/chat/static",
 )
 
-from uploader import api, pages, stream, webhook  # noqa: E402, F401 - the routes register themselves on bp
+from uploader import api, errors, pages, stream, webhook  # noqa: E402, F401 - the routes register themselves on bp
 
 from . import openapi, uploads  # noqa: E402, F401 - the upload API and its OpenAPI document

@@ -20,16 +20,6 @@ const HASHING_AT_ONCE = 1;
 // scanning → delivered | rejected (policy, size check or scan; see `reason`); also cancelled, expired,
 // and failed (stopped after retries or by an error; resume() tries again).
 const FINAL = new Set(["delivered", "rejected", "cancelled", "expired"]);
-// API refusals that no retry can change (see the OpenAPI document's error codes).
-const REFUSALS = new Set([
-  "empty_file",
-  "too_large",
-  "type_not_allowed",
-  "too_many_files",
-  "chat_closed",
-  "size_mismatch",
-  "assembly_failed",
-]);
 
 function base64(bytes) {
   let text = "";
@@ -288,7 +278,9 @@ export class FileUpload extends EventTarget {
     } catch (error) {
       if (error instanceof Stopped || run.controller.signal.aborted) return;
       if (error.body && error.body.attachment) this.attachment = error.body.attachment;
-      this.setState(REFUSALS.has(error.code) ? "rejected" : "failed", error.message || String(error));
+      // The server says when no retry can change its answer (`retryable`, from ferry/errors.py).
+      const refused = error.body && error.body.retryable === false;
+      this.setState(refused ? "rejected" : "failed", error.message || String(error));
     } finally {
       if (this.run === run) this.run = null;
     }
