@@ -86,6 +86,7 @@ def _schemas() -> dict[str, Any]:
     return {
         "Error": {
             "type": "object",
+            "description": "A refusal, with the values its message names (a limit, a wait in seconds).",
             "required": ["error", "message", "retryable"],
             "properties": {
                 "error": {

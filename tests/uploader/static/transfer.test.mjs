@@ -10,6 +10,7 @@ import {
   partRange,
   remainingParts,
   retrying,
+  stateAfter,
   transient,
 } from "../../../uploader/static/uploader/transfer.js";
 
@@ -113,6 +114,21 @@ describe("concurrency limiter", () => {
     assert.deepEqual(started, [0, 1]);
     gates[1].resolve("ok");
     assert.equal(await second, "ok");
+  });
+});
+
+describe("where an upload stops", () => {
+  test("a refusal the server calls final rejects the file", () => {
+    const refused = Object.assign(new HttpError(415), { body: { error: "type_not_allowed", retryable: false } });
+    assert.equal(stateAfter(refused), "rejected");
+  });
+
+  test("anything else leaves it failed, for Retry", () => {
+    const missing = Object.assign(new HttpError(409), { body: { error: "parts_missing", retryable: true } });
+    assert.equal(stateAfter(missing), "failed");
+    assert.equal(stateAfter(Object.assign(new HttpError(502), { body: {} })), "failed"); // a proxy's page
+    assert.equal(stateAfter(new HttpError(0)), "failed"); // no answer, or storage refused a part
+    assert.equal(stateAfter(new Error("unreadable")), "failed");
   });
 });
 

@@ -14,6 +14,7 @@ import {
   partRange,
   remainingParts,
   retrying,
+  stateAfter,
   transient,
 } from "./transfer.js";
 
@@ -235,9 +236,7 @@ export class FileUpload extends EventTarget {
     } catch (error) {
       if (error instanceof Stopped || run.controller.signal.aborted) return;
       if (error.body && error.body.attachment) this.attachment = error.body.attachment;
-      // The server says when no retry can change its answer (`retryable`, from ferry/errors.py).
-      const refused = error.body && error.body.retryable === false;
-      this.setState(refused ? "rejected" : "failed", error.message || String(error));
+      this.setState(stateAfter(error), error.message || String(error));
     } finally {
       if (this.run === run) this.run = null;
     }

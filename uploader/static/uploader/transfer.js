@@ -35,6 +35,12 @@ export function transient(error) {
   return Boolean(error) && (error.status === 0 || error.status === 429 || error.status >= 500);
 }
 
+// Where an upload stops after `error`: `rejected` when the server says no retry can change its answer
+// (`retryable` false, from ferry/errors.py), else `failed`, which Retry resumes.
+export function stateAfter(error) {
+  return error && error.body && error.body.retryable === false ? "rejected" : "failed";
+}
+
 // A wait of about `ms`: ±20% jitter spreads the retries of many parts out.
 export function jittered(ms, random = Math.random) {
   return ms * (0.8 + random() * 0.4);
