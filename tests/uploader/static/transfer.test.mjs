@@ -2,17 +2,10 @@
 import { afterEach, describe, mock, test } from "node:test";
 import assert from "node:assert/strict";
 
-import {
-  Limiter,
-  Stopped,
-  jittered,
-  partLength,
-  partRange,
-  remainingParts,
-  retrying,
-  stateAfter,
-  transient,
-} from "../../../uploader/static/uploader/transfer.js";
+import * as transfer from "../../../uploader/static/uploader/transfer.js";
+
+const { Limiter, Stopped, jittered, partLength, partRange, remainingParts, retrying, stateAfter, transient } =
+  transfer;
 
 const MIB = 1024 * 1024;
 
