@@ -1,7 +1,8 @@
 """`make run`: start the whole product locally, seed development data, and keep it running.
 
-Starts the moto S3/SQS emulator, the Genesys stand-in, clamd, the database migrations, the bucket
-set-up, the worker and gunicorn; restarts any process that dies; Ctrl-C stops everything.
+Starts the moto S3/SQS emulator (checking S3 signatures: devstack/s3.py), the Genesys stand-in, clamd,
+the database migrations, the bucket set-up, the worker and gunicorn; restarts any process that dies;
+Ctrl-C stops everything.
 """
 
 from __future__ import annotations
@@ -157,7 +158,7 @@ class Stack:
         # The emulators' request lines would drown Ferry's own logs: they go to files.
         self.spawn(
             "aws-emulator",
-            [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(self.ports.aws)],
+            [PYTHON, "-m", "devstack.s3", "--host", "127.0.0.1", "--port", str(self.ports.aws)],
             env,
             logs / "aws-emulator.log",
         )
