@@ -22,6 +22,7 @@ from typing import Any
 import requests
 
 from devstack.clamd import ensure_clamd
+from devstack.s3 import command as s3_command
 from ferry.config import DEV_ORG_ID, PROJECT_ROOT
 from genesys_standin.control_client import StandinControl
 
@@ -158,7 +159,7 @@ class Stack:
         # The emulators' request lines would drown Ferry's own logs: they go to files.
         self.spawn(
             "aws-emulator",
-            [PYTHON, "-m", "devstack.s3", "--host", "127.0.0.1", "--port", str(self.ports.aws)],
+            s3_command("127.0.0.1", self.ports.aws),
             env,
             logs / "aws-emulator.log",
         )
