@@ -50,6 +50,7 @@ MAX_EXPIRES = 604_800  # presigned URLs live at most a week
 MAX_SKEW = timedelta(minutes=15)  # how far a request's own time may be from S3's
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 UNSIGNED_TRAILER = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"  # aws-chunked, no chunk signatures: moto decodes it
+UNSUPPORTED = f"The authorization mechanism you have provided is not supported. Please use {ALGORITHM}."
 QUERY_AUTH = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires", "X-Amz-SignedHeaders")
 
 
@@ -118,7 +119,6 @@ class Signed:
 
     query: bool  # presigned (query-string auth) or an Authorization header
     access_key: str
-    date: str  # the credential scope's yyyymmdd
     region: str
     service: str
     timestamp: str  # X-Amz-Date
@@ -164,7 +164,7 @@ def parse_header_auth(authorization: str, environ: Environ) -> Signed:
         raise Refusal(
             "400 Bad Request",
             "InvalidRequest",
-            f"The authorization mechanism you have provided is not supported. Please use {ALGORITHM}.",
+            UNSUPPORTED,
         )
     fields = dict(part.strip().partition("=")[::2] for part in rest.split(","))
     if not {"Credential", "SignedHeaders", "Signature"} <= fields.keys():
@@ -208,9 +208,7 @@ def _signed(
         ) from None
     if date != timestamp[:8]:
         raise malformed(query, "Invalid credential date. Date is not the same as X-Amz-Date.")
-    return Signed(
-        query, access_key, date, region, service, timestamp, tuple(headers.split(";")), signature, **rest
-    )
+    return Signed(query, access_key, region, service, timestamp, tuple(headers.split(";")), signature, **rest)
 
 
 class _Digest(Protocol):
@@ -287,12 +285,9 @@ class CheckedInput:
 class SigV4Check:
     """WSGI middleware over moto's S3 app: authenticate, check the payload, then let moto answer."""
 
-    def __init__(
-        self, app: WSGIApp, credentials: Credentials, clock: Callable[[], datetime] | None = None
-    ) -> None:
+    def __init__(self, app: WSGIApp, credentials: Credentials) -> None:
         self.app = app
         self.credentials = credentials
-        self.clock = clock or (lambda: datetime.now(UTC))
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         try:
@@ -324,7 +319,7 @@ class SigV4Check:
             raise Refusal(
                 "400 Bad Request",
                 "InvalidRequest",
-                f"The authorization mechanism you have provided is not supported. Please use {ALGORITHM}.",
+                UNSUPPORTED,
             )
         else:
             raise Refusal("403 Forbidden", "AccessDenied", "Access Denied")
@@ -347,7 +342,7 @@ class SigV4Check:
             )
 
     def check_time(self, signed: Signed) -> None:
-        now = self.clock()
+        now = datetime.now(UTC)
         signed_at = datetime.strptime(signed.timestamp, TIMESTAMP).replace(tzinfo=UTC)
         server_time = now.strftime("%Y-%m-%dT%H:%M:%SZ")
         if signed.expires is None:
@@ -373,13 +368,8 @@ class SigV4Check:
             )
 
     def check_signature(self, signed: Signed, environ: Environ, params: list[tuple[str, str]]) -> None:
-        headers: dict[str, str] = {}
-        for name in signed.headers:
-            value = header(environ, name)
-            if value is None:
-                # A signed header the request lacks: S3 computes the signature without it, and it differs.
-                raise signature_mismatch(signed.access_key, "", "", signed.signature)
-            headers[name] = value
+        # A signed header the request lacks is left out of the recomputation, which then differs.
+        headers = {name: value for name in signed.headers if (value := header(environ, name)) is not None}
         unsigned = sorted(name for name in amz_headers(environ) if name not in headers)
         if unsigned:
             raise Refusal(
@@ -512,12 +502,12 @@ def amz_headers(environ: Environ) -> list[str]:
     return [key[5:].lower().replace("_", "-") for key in environ if key.startswith("HTTP_X_AMZ_")]
 
 
-def emulator_app(credentials: Credentials, clock: Callable[[], datetime] | None = None) -> WSGIApp:
+def emulator_app(credentials: Credentials) -> WSGIApp:
     """moto's own dispatcher (S3, SQS, /moto-api/), its S3 app wrapped in `SigV4Check`."""
 
     def create_app(service: Any) -> Any:
         app = create_backend_app(service)
-        return SigV4Check(app, credentials, clock) if service == "s3" else app
+        return SigV4Check(app, credentials) if service == "s3" else app
 
     return DomainDispatcherApplication(create_app)
 

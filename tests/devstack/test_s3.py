@@ -7,6 +7,7 @@ import base64
 import hashlib
 import io
 import xml.etree.ElementTree as ET
+import zlib
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -232,6 +233,37 @@ def test_body_other_than_its_signed_checksum_is_refused(storage: S3Storage) -> N
     )
     assert refused(requests.put(url, data=b"different bytes", headers=headers, timeout=10), 400, "BadDigest")
     assert not exists(storage, "incoming/f")
+
+
+def header_signed(storage: S3Storage, key: str, body: bytes, headers: dict[str, str]) -> requests.Response:
+    """A PUT signed in its Authorization header over `headers` (x-amz-content-sha256 among them)."""
+    credentials = storage._session.get_credentials().get_frozen_credentials()
+    request = AWSRequest(method="PUT", url=f"{storage.endpoint_url}/{BUCKET}/{key}", headers=headers)
+    # botocore's S3 signer always sets the payload hash itself; SigV4Auth signs what it is given.
+    botocore.auth.SigV4Auth(credentials, "s3", REGION).add_auth(request)
+    return requests.put(request.url, data=body, headers=dict(request.headers), timeout=10)
+
+
+def test_unsigned_streaming_payload_with_trailer_is_accepted(storage: S3Storage) -> None:
+    checksum = base64.b64encode(zlib.crc32(b"hello").to_bytes(4, "big")).decode()
+    body = f"5\r\nhello\r\n0\r\nx-amz-checksum-crc32:{checksum}\r\n\r\n".encode()
+    headers = {
+        "x-amz-content-sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+        "Content-Encoding": "aws-chunked",
+        "x-amz-decoded-content-length": "5",
+        "x-amz-trailer": "x-amz-checksum-crc32",
+    }
+    assert header_signed(storage, "k", body, headers).status_code == 200
+    assert b"".join(storage.read("k")) == b"hello"
+
+
+def test_chunk_signed_payload_is_not_taken_unchecked(storage: S3Storage) -> None:
+    headers = {
+        "x-amz-content-sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+        "x-amz-decoded-content-length": "5",
+    }
+    assert refused(header_signed(storage, "k", b"whatever", headers), 501, "NotImplemented")
+    assert not exists(storage, "k")
 
 
 def test_refusal_is_readable_by_the_widget(storage: S3Storage) -> None:
