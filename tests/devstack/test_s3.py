@@ -74,6 +74,21 @@ def with_query(url: str, **changes: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
+def put_url(
+    storage: S3Storage, key: str, body: bytes, content_length: int | None = None
+) -> tuple[str, dict[str, str]]:
+    """Ferry's presigned PUT as the widget gets it: the body's SHA-256 and the pending tag signed in."""
+    checksum = base64.b64encode(hashlib.sha256(body).digest()).decode()
+    return storage.presign_put(
+        key,
+        content_type="text/plain",
+        tags={"scan-status": "pending"},
+        expires=60,
+        checksum_sha256=checksum,
+        content_length=content_length,
+    )
+
+
 def get_url(storage: S3Storage, key: str, expires: int = 60) -> str:
     return storage.presign_get(key, expires=expires, filename=None, inline=True, content_type=None)
 
@@ -152,14 +167,7 @@ def test_url_living_over_a_week_is_refused(storage: S3Storage) -> None:
 
 def test_missing_or_changed_signed_header_is_refused(storage: S3Storage) -> None:
     body = b"the scanned bytes"
-    checksum = base64.b64encode(hashlib.sha256(body).digest()).decode()
-    url, headers = storage.presign_put(
-        "incoming/f",
-        content_type="text/plain",
-        tags={"scan-status": "pending"},
-        expires=60,
-        checksum_sha256=checksum,
-    )
+    url, headers = put_url(storage, "incoming/f", body)
     for name in ("x-amz-checksum-sha256", "Content-Type", "x-amz-tagging"):
         lacking = {k: v for k, v in headers.items() if k != name}
         assert refused(
@@ -226,11 +234,7 @@ def test_body_other_than_its_signed_hash_is_refused(storage: S3Storage) -> None:
 
 
 def test_body_other_than_its_signed_checksum_is_refused(storage: S3Storage) -> None:
-    body = b"what the customer hashed"
-    checksum = base64.b64encode(hashlib.sha256(body).digest()).decode()
-    url, headers = storage.presign_put(
-        "incoming/f", content_type="text/plain", tags={}, expires=60, checksum_sha256=checksum
-    )
+    url, headers = put_url(storage, "incoming/f", b"what the customer hashed")
     assert refused(requests.put(url, data=b"different bytes", headers=headers, timeout=10), 400, "BadDigest")
     assert not exists(storage, "incoming/f")
 
@@ -279,15 +283,7 @@ def test_refusal_is_readable_by_the_widget(storage: S3Storage) -> None:
 
 def test_presigned_put_with_checksum_tags_and_length(storage: S3Storage) -> None:
     body = b"%PDF- a small document"
-    checksum = base64.b64encode(hashlib.sha256(body).digest()).decode()
-    url, headers = storage.presign_put(
-        "incoming/doc.pdf",
-        content_type="application/pdf",
-        tags={"scan-status": "pending"},
-        expires=60,
-        checksum_sha256=checksum,
-        content_length=len(body),
-    )
+    url, headers = put_url(storage, "incoming/doc.pdf", body, content_length=len(body))
     answer = requests.put(url, data=body, headers=headers | {"Origin": ORIGIN}, timeout=10)
     assert answer.status_code == 200, answer.text
     assert storage.get_tags("incoming/doc.pdf") == {"scan-status": "pending"}
