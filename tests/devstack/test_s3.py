@@ -284,6 +284,9 @@ def test_refusal_is_readable_by_the_widget(storage: S3Storage) -> None:
 def test_presigned_put_with_checksum_tags_and_length(storage: S3Storage) -> None:
     body = b"%PDF- a small document"
     url, headers = put_url(storage, "incoming/doc.pdf", body, content_length=len(body))
+    # The length is signed: S3 refuses a body of another size before looking at its checksum.
+    longer = requests.put(url, data=body + b"!", headers=headers, timeout=10)
+    assert refused(longer, 403, "SignatureDoesNotMatch")
     answer = requests.put(url, data=body, headers=headers | {"Origin": ORIGIN}, timeout=10)
     assert answer.status_code == 200, answer.text
     assert storage.get_tags("incoming/doc.pdf") == {"scan-status": "pending"}
