@@ -98,11 +98,13 @@ def free_port() -> int:
 
 @contextmanager
 def moto_server() -> Iterator[str]:
-    """A moto S3 server on 127.0.0.1, as `make run` uses; yields its endpoint URL."""
+    """The S3 emulator on 127.0.0.1, as `make run` uses (knowing AWS_ENV's key); yields its endpoint URL."""
+    from devstack.s3 import command as s3_command
+
     port = free_port()
-    binary = Path(sys.executable).parent / "moto_server"
     process = subprocess.Popen(
-        [str(binary), "-H", "127.0.0.1", "-p", str(port)],
+        s3_command("127.0.0.1", port),
+        env={**os.environ, **AWS_ENV, "PYTHONPATH": str(PROJECT_ROOT)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -115,7 +117,7 @@ def moto_server() -> Iterator[str]:
                 break
             except OSError:
                 if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("moto_server did not start") from None
+                    raise RuntimeError("the S3 emulator did not start") from None
                 time.sleep(0.1)  # polling for the port to open, with a deadline
         yield endpoint
     finally:

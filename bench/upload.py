@@ -42,6 +42,7 @@ if str(PROJECT_ROOT) not in sys.path:
 
 from devstack.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from devstack.files import write_random_file  # noqa: E402
+from devstack.s3 import command as s3_command  # noqa: E402
 
 MB = 1000 * 1000
 MIB = 1024 * 1024
@@ -385,10 +386,10 @@ def main() -> int:
             "SQS_QUEUE_URL": f"{moto}/123456789012/{QUEUE}",
             "LOG_LEVEL": "WARNING",
         }
-        moto_cmd = [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)]
+        moto_cmd = s3_command("127.0.0.1", moto_port)
         ferry_cmd = [sys.executable, __file__, "--serve", str(ferry_port)]
         with (
-            process(moto_cmd, env, work / "moto.log"),
+            process(moto_cmd, {**env, "PYTHONPATH": str(PROJECT_ROOT)}, work / "moto.log"),
             process(ferry_cmd, ferry_env, work / "ferry.log") as ferry_process,
             sync_playwright() as playwright,
         ):

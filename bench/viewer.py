@@ -37,6 +37,7 @@ from flask import Flask, redirect  # noqa: E402
 from werkzeug.wrappers import Response  # noqa: E402
 
 from bench.chat import BIN, free_port, process, wait_http  # noqa: E402
+from devstack.s3 import command as s3_command  # noqa: E402
 from ferry.cli import upgrade_database  # noqa: E402
 from ferry.config import DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_WEBHOOK_SECRET  # noqa: E402
 from ferry.db import Database, utcnow  # noqa: E402
@@ -232,7 +233,7 @@ def main() -> int:
         help="an empty PostgreSQL database to use instead of a fresh SQLite file",
     )
     args = parser.parse_args()
-    for name, value in AWS_ENV.items():  # the moto server takes any credentials; never real ones
+    for name, value in AWS_ENV.items():  # the emulator knows only these; never real ones
         os.environ[name] = value
 
     with tempfile.TemporaryDirectory(prefix="ferry-bench-viewer-") as tmp:
@@ -244,7 +245,7 @@ def main() -> int:
         with (
             process(
                 "moto",
-                [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(ports["moto"])],
+                s3_command("127.0.0.1", ports["moto"]),
                 base_env,
                 work,
             ),

@@ -1,7 +1,8 @@
 """`make run`: start the whole product locally, seed development data, and keep it running.
 
-Starts the moto S3/SQS emulator, the Genesys stand-in, clamd, the database migrations, the bucket
-set-up, the worker and gunicorn; restarts any process that dies; Ctrl-C stops everything.
+Starts the moto S3/SQS emulator (checking S3 signatures: devstack/s3.py), the Genesys stand-in, clamd,
+the database migrations, the bucket set-up, the worker and gunicorn; restarts any process that dies;
+Ctrl-C stops everything.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 import requests
 
 from devstack.clamd import ensure_clamd
+from devstack.s3 import command as s3_command
 from ferry.config import DEV_ORG_ID, PROJECT_ROOT
 from genesys_standin.control_client import StandinControl
 
@@ -157,7 +159,7 @@ class Stack:
         # The emulators' request lines would drown Ferry's own logs: they go to files.
         self.spawn(
             "aws-emulator",
-            [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(self.ports.aws)],
+            s3_command("127.0.0.1", self.ports.aws),
             env,
             logs / "aws-emulator.log",
         )

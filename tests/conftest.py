@@ -15,11 +15,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from moto import mock_aws
-from moto.server import ThreadedMotoServer
 from sqlalchemy import create_engine, text
 
 from devstack.browser import CHROMIUM, CHROMIUM_ARGS
 from devstack.clamd import TEST_SIGNATURES, ClamdProcess, ensure_clamd
+from devstack.s3 import Credentials, S3Emulator
 from ferry import create_app
 from ferry.cli import upgrade_database
 from ferry.config import Settings
@@ -167,11 +167,11 @@ def services(app: Flask) -> Services:
 
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[str]:
-    """A real HTTP moto server on a free loopback port; yields its endpoint URL."""
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    """A real HTTP moto server on a free loopback port, checking S3 signatures against the tests' fake
+    credentials as S3 would (devstack/s3.py); yields its endpoint URL."""
+    server = S3Emulator(Credentials.from_env())
     server.start()
-    yield f"http://127.0.0.1:{port}"
+    yield server.endpoint
     server.stop()
 
 

@@ -13,6 +13,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Response
 from sqlalchemy import select
 
 from ferry.models import AccessAudit, AuditOutcome, ViewerSession
+from ferry.storage import S3Storage
 from genesys_standin.server import StandinServer
 from tests.viewer.live import LiveFerry
 from tests.viewer.seeding import add_attachment, add_chat
@@ -183,10 +184,9 @@ def framing_page(live: LiveFerry, src: str, host: str) -> str:
         Body=f'<!doctype html><iframe id="w" src="{src}"></iframe>'.encode(),
         ContentType="text/html",
     )
-    url = storage.client.generate_presigned_url(
-        "get_object", Params={"Bucket": storage.bucket, "Key": "agent-ui.html"}, ExpiresIn=60
-    )
-    return url.replace(live.services.settings.s3_endpoint_url or "", host)
+    # Signed for the host it is fetched from: S3 refuses a URL whose host was changed after signing.
+    at_host = S3Storage(bucket=storage.bucket, region=storage.region, endpoint_url=host)
+    return at_host.presign_get("agent-ui.html", expires=60, filename=None, inline=True, content_type=None)
 
 
 def test_only_genesys_may_frame_the_conversation_page(live: LiveFerry, context: BrowserContext) -> None:
