@@ -28,6 +28,8 @@ from sqlalchemy.orm import Session
 from ferry.config import MIB, Settings
 from ferry.db import utcnow
 from ferry.models import Attachment, AttachmentStatus, Chat, new_id
+from ferry.objects import PENDING_TAGS, object_key
+from ferry.sizes import human_size
 from ferry.storage import ObjectNotFound, ObjectStorage, StorageError, StorageUnavailable, UploadedPart
 
 # S3's multipart limits: parts 5 MiB..5 GiB (the last may be smaller), at most 10,000 of them.
@@ -36,7 +38,6 @@ MAX_PART_SIZE = 5 * 1024 * MIB
 MAX_PARTS = 10_000
 MAX_SIGN_BATCH = 100  # parts per sign request: keeps request and answer bodies a few kilobytes
 MAX_FILENAME_CHARS = 200
-PENDING_TAGS = {"scan-status": "pending"}
 CHECKSUM_ALGORITHM = "SHA256"
 
 SINGLE = "single"
@@ -229,13 +230,6 @@ def display_reason(attachment: Attachment) -> str | None:
     return attachment.status_reason or _STATUS_REASONS[status]
 
 
-def _human_size(size: int) -> str:
-    for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
-        if size >= scale:
-            return f"{size / scale:.1f} {unit}".replace(".0 ", " ")
-    return f"{size} bytes"
-
-
 def _checksum_ok(value: str) -> bool:
     """A base64 SHA-256 digest (32 bytes), as S3's x-amz-checksum-sha256 expects."""
     try:
@@ -256,8 +250,8 @@ def check_declaration(policy: UploadPolicy, declared: FileDeclaration) -> tuple[
     if declared.size > policy.max_bytes:
         raise UploadError(
             "too_large",
-            f"This file is {_human_size(declared.size)}; "
-            f"files up to {_human_size(policy.max_bytes)} can be sent.",
+            f"This file is {human_size(declared.size)}; "
+            f"files up to {human_size(policy.max_bytes)} can be sent.",
         )
     name = sanitize_filename(declared.name)
     media_type = resolve_type(declared.content_type, name)
@@ -308,7 +302,7 @@ def create_upload(
         )
 
     attachment_id = new_id()
-    key = f"{policy.incoming_prefix}{attachment_id}"
+    key = object_key(policy.incoming_prefix, attachment_id)
     single = declared.size <= policy.single_put_max_bytes
     part_size = declared.size if single else part_size_for(declared.size)
     upload_id = None
