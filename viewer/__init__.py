@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint
+from viewer import api, auth, pages  # noqa: F401 - the modules register their routes on bp
+from viewer.blueprint import bp
 
-bp = Blueprint(
-    "viewer",
-    __name__,
-    template_folder="templates",
-    static_folder="static",
-    static_url_path="/viewer/static",
-)
-
-from viewer import api, auth, pages  # noqa: E402, F401 - the modules register their routes on bp
+__all__ = ["bp"]

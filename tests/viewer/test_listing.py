@@ -10,7 +10,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from ferry.access import Action, record
+from ferry.access.audit import Action, record
 from ferry.db import utcnow
 from ferry.models import AccessAudit, AttachmentStatus, AuditOutcome
 from ferry.services import Services

@@ -54,7 +54,7 @@ def test_the_page_describes_the_file_and_previews_it_without_any_url(
     for fact in (
         "claim.mp4",
         "video/mp4",
-        "2.0 KB",
+        "2.0 kB",
         attachment.sha256,
         "ClamAV 1.4.6",
         "27000",
