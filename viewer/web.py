@@ -9,10 +9,9 @@ from typing import Any, TypeVar
 from flask import Response, g, render_template, request
 from werkzeug.wrappers import Response as BaseResponse
 
-from ferry.access.audit import Action, record
+from ferry.access.audit import Action, Requester, record
 from ferry.access.grants import Loaded, load_attachment, parse_id
 from ferry.access.identity import Access, Identity
-from ferry.access.opening import Requester
 from ferry.access.refusals import AccessDenied, AccessUnavailable, Reason
 from ferry.config import Settings
 from ferry.models import AuditOutcome
@@ -48,7 +47,6 @@ def audit(
     user_id: str | None = None,
     user_name: str | None = None,
 ) -> None:
-    who = requester()
     record(
         services().db,
         action=action,
@@ -58,8 +56,7 @@ def audit(
         reason=reason,
         user_id=user_id,
         user_name=user_name,
-        ip=who.ip,
-        user_agent=who.user_agent,
+        requester=requester(),
     )
 
 

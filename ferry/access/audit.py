@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 from ferry.access.identity import Identity
@@ -24,6 +25,16 @@ class Action(StrEnum):
     AUDIT_EXPORT = "audit_export"
 
 
+@dataclass(frozen=True)
+class Requester:
+    """Where a request came from, as the audit log records it."""
+
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+NOBODY_KNOWN = Requester()
+
 _AUDIT_INSERT = table_of(AccessAudit).insert()
 
 
@@ -37,8 +48,7 @@ def record(
     user_name: str | None = None,
     attachment_id: str | None = None,
     reason: str | None = None,
-    ip: str | None = None,
-    user_agent: str | None = None,
+    requester: Requester = NOBODY_KNOWN,
 ) -> None:
     """Append one audit row (values are clipped to their columns; ids from the URL are stored as sent).
 
@@ -56,8 +66,8 @@ def record(
                 "action": str(action),
                 "outcome": str(outcome),
                 "reason": _clip(reason, 1000),
-                "ip": _clip(ip, 64),
-                "user_agent": _clip(user_agent, 512),
+                "ip": _clip(requester.ip, 64),
+                "user_agent": _clip(requester.user_agent, 512),
             },
         )
 

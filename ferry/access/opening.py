@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
-from ferry.access.audit import Action, record
+from ferry.access.audit import Action, Requester, record
 from ferry.access.grants import Loaded, decide_attachment, load_attachment, parse_id
 from ferry.access.identity import Identity
 from ferry.access.refusals import AccessDenied, AccessUnavailable, Reason
@@ -78,14 +78,6 @@ class Granted:
     url: str | None = None
     disposition: Disposition | None = None
     expires_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class Requester:
-    """Where the request came from, as the audit log records it."""
-
-    ip: str | None = None
-    user_agent: str | None = None
 
 
 def identify_caller(token: str, check: Callable[[str], Identity]) -> Identity | Refused:
@@ -171,8 +163,7 @@ def open_attachment_with_token(
             user_name=caller.user_name,
             attachment_id=raw_id,
             reason=str(caller.reason),
-            ip=requester.ip,
-            user_agent=requester.user_agent,
+            requester=requester,
         )
         return caller
     return open_attachment(services, caller, raw_id, action=action, requester=requester, serve=serve)
@@ -194,6 +185,5 @@ def _audit(
         identity=identity,
         attachment_id=attachment_id,
         reason=reason,
-        ip=requester.ip,
-        user_agent=requester.user_agent,
+        requester=requester,
     )

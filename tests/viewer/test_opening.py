@@ -6,14 +6,13 @@ from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import select
 
-from ferry.access.audit import Action
+from ferry.access.audit import Action, Requester
 from ferry.access.identity import Access, Identity
 from ferry.access.opening import (
     Disposition,
     Granted,
     Refusal,
     Refused,
-    Requester,
     identify_caller,
     open_attachment,
     open_attachment_with_token,
@@ -44,17 +43,21 @@ def audit_rows(services: Services) -> list[tuple[str | None, str, str, str | Non
         return [(r.user_id, r.action, r.outcome, r.attachment_id, r.reason) for r in rows]
 
 
-def test_a_clean_file_is_granted_with_a_fresh_url_and_one_audit_row(services: Services) -> None:
-    attachment = add_attachment(services)
-
-    outcome = open_attachment(
+def download(services: Services, attachment_id: str) -> Granted | Refused:
+    return open_attachment(
         services,
         REVIEWER,
-        attachment.id,
+        attachment_id,
         action=Action.DOWNLOAD,
         requester=FROM,
         serve=Disposition.ATTACHMENT,
     )
+
+
+def test_a_clean_file_is_granted_with_a_fresh_url_and_one_audit_row(services: Services) -> None:
+    attachment = add_attachment(services)
+
+    outcome = download(services, attachment.id)
 
     assert isinstance(outcome, Granted) and outcome.attachment.id == attachment.id
     assert outcome.disposition is Disposition.ATTACHMENT and outcome.expires_at is not None
@@ -86,14 +89,7 @@ def test_a_file_not_yet_clean_is_refused_with_its_attachment_so_the_caller_can_s
 ) -> None:
     attachment = add_attachment(services, status=AttachmentStatus.SCANNING, tag="pending")
 
-    outcome = open_attachment(
-        services,
-        REVIEWER,
-        attachment.id,
-        action=Action.DOWNLOAD,
-        requester=FROM,
-        serve=Disposition.ATTACHMENT,
-    )
+    outcome = download(services, attachment.id)
 
     assert isinstance(outcome, Refused)
     assert (outcome.refusal, outcome.reason) == (Refusal.NOT_SERVABLE, Reason.NOT_CLEAN)
