@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from ferry.config import MIB, Settings
 from ferry.db import utcnow
+from ferry.mediatypes import matches
 from ferry.models import Attachment, AttachmentStatus, Chat, new_id
 from ferry.objects import PENDING_TAGS, object_key
 from ferry.sizes import human_size
@@ -192,17 +193,6 @@ def resolve_type(declared: str, filename: str) -> str:
     return media_type
 
 
-def type_allowed(media_type: str, patterns: Sequence[str]) -> bool:
-    """Whether `media_type` matches one of the allow-list patterns ("video/*", "application/pdf", "*/*")."""
-    for pattern in patterns:
-        pattern = pattern.strip().lower()
-        if pattern in ("*", "*/*") or pattern == media_type:
-            return True
-        if pattern.endswith("/*") and media_type.startswith(pattern[:-1]):
-            return True
-    return False
-
-
 def display_state(attachment: Attachment) -> str:
     """What the widget shows: uploading, scanning, delivered, rejected, cancelled or expired."""
     status = AttachmentStatus(attachment.status)
@@ -255,7 +245,7 @@ def check_declaration(policy: UploadPolicy, declared: FileDeclaration) -> tuple[
         )
     name = sanitize_filename(declared.name)
     media_type = resolve_type(declared.content_type, name)
-    if not _MEDIA_TYPE.match(media_type) or not type_allowed(media_type, policy.allowed_types):
+    if not _MEDIA_TYPE.match(media_type) or not matches(media_type, policy.allowed_types):
         raise UploadError(
             "type_not_allowed",
             "Files of this type can't be sent here. "
