@@ -13,8 +13,9 @@ test: ## Install what is missing, then lint, type-check and run the whole suite 
 	@scripts/bootstrap.sh test
 	@scripts/test.sh
 
-lint: ## ruff (lint and format check)
-	@.venv/bin/ruff check . && .venv/bin/ruff format --check .
+lint: ## ruff (lint and format check) and ESLint (the browser code)
+	@scripts/bootstrap.sh lint
+	@.venv/bin/ruff check . && .venv/bin/ruff format --check . && node_modules/.bin/eslint .
 
 types: ## mypy
 	@.venv/bin/mypy

@@ -1,8 +1,10 @@
 """Lambda entry point: `authorizer.handler.lambda_handler`, an API Gateway REQUEST authorizer.
 
-Configured by the app's environment variables (ferry.config.Settings.from_env). A request without a bearer
-token gets API Gateway's 401 (the handler raises "Unauthorized"); a refused or uncheckable token gets a Deny
-policy (403). Answers are cached in this process by SHA-256 of the token for AUTHORIZER_CACHE_SECONDS.
+Configured by its own few environment variables (ferry.config, `Deployable.AUTHORIZER`): the Genesys
+hosts, the organisation, the accepted OAuth clients, the role names and its cache. A request without a
+bearer token gets API Gateway's 401 (the handler raises "Unauthorized"); a refused or uncheckable token
+gets a Deny policy (403). Answers are cached in this process by SHA-256 of the token for
+AUTHORIZER_CACHE_SECONDS.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 from authorizer.core import authorize
 from authorizer.event import RequestAuthorizerEvent
 from ferry.access.identity import Identity, IdentityCache, identify
-from ferry.config import Settings
+from ferry.config import Deployable, Settings
 from ferry.logs import configure_logging
 from genesys.client import GenesysClient
 
@@ -41,13 +43,12 @@ class Runtime:
 @functools.cache
 def runtime() -> Runtime:
     """Built on the first invocation (not at import), then reused by the warm process."""
-    settings = Settings.from_env()
+    settings = Settings.from_env(deployable=Deployable.AUTHORIZER)
     configure_logging(settings.log_level)
+    # No client credentials: every call is made with the caller's own token.
     genesys = GenesysClient(
         api_base_url=settings.genesys_api_base_url,
         login_base_url=settings.genesys_login_base_url,
-        client_id=settings.genesys_client_id,
-        client_secret=settings.genesys_client_secret,
         timeout=min(settings.genesys_timeout_seconds, GENESYS_TIMEOUT_CAP_SECONDS),
         max_attempts=GENESYS_ATTEMPTS,
         backoff_base=0.1,

@@ -166,7 +166,7 @@ def child(argv: list[str]) -> int:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
 
-    from scanner.clamd import ClamdClient
+    from ferry.antivirus import ClamdClient
     from scanner.core import OversizePolicy, ScanOptions, file_range_reader, read_chunks, scan
 
     client = ClamdClient(args.clamd, timeout=1800)

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from scanner.clamd import ClamdClient, ClamdError, EngineVersion
+from ferry.antivirus import ClamdClient, ClamdError, EngineVersion
 from scanner.daemon import (  # the rendering and starting the scanner Lambda shares
     CLAMAV_DIR,
     SOCKET_NAME,

@@ -100,7 +100,7 @@ def _register_blueprints(app: Flask) -> None:
 def _register_commands(app: Flask) -> None:
     from ferry.attachments import uploads_cli
     from ferry.cli import db_cli, storage_cli
-    from genesys.cli import genesys_cli
+    from ferry.genesys_commands import genesys_cli
 
     app.cli.add_command(db_cli)
     app.cli.add_command(storage_cli)

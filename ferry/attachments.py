@@ -4,8 +4,8 @@ Plain functions over a database session and an `ObjectStorage`; the HTTP layer (
 and the `flask uploads` command call them. Flask never sees file content: the browser sends the bytes
 to presigned S3 URLs, and Ferry only creates, signs, lists, completes and aborts.
 
-Every refusal is an `UploadError` with a stable `code` (what the widget branches on) and a `message`
-a customer can read. Refusals that change nothing raise before touching storage or the database.
+Every refusal is an `UploadError`: a code registered in ferry/errors.py with the values its message
+names. Refusals that change nothing raise before touching storage or the database.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from ferry.config import MIB, Settings
 from ferry.db import utcnow
+from ferry.errors import Refusal
 from ferry.mediatypes import matches
 from ferry.models import Attachment, AttachmentStatus, Chat, new_id
 from ferry.objects import PENDING_TAGS, object_key
@@ -64,13 +65,8 @@ _STATUS_REASONS = {
 }
 
 
-class UploadError(Exception):
-    """A refused upload step: `code` for programs, `message` for the customer."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
+class UploadError(Refusal):
+    """A refused upload step."""
 
 
 class UploadRejected(UploadError):
@@ -234,25 +230,17 @@ def _checksum_ok(value: str) -> bool:
 def check_declaration(policy: UploadPolicy, declared: FileDeclaration) -> tuple[str, str]:
     """Refuse a file that breaks the policy before any byte moves; returns (display name, media type)."""
     if not isinstance(declared.size, int) or isinstance(declared.size, bool) or declared.size < 0:
-        raise UploadError("invalid_request", "The file size is missing or invalid.")
+        raise UploadError("invalid_request", problem="The file size is missing or invalid.")
     if declared.size == 0:
-        raise UploadError("empty_file", "This file is empty.")
+        raise UploadError("empty_file")
     if declared.size > policy.max_bytes:
-        raise UploadError(
-            "too_large",
-            f"This file is {human_size(declared.size)}; "
-            f"files up to {human_size(policy.max_bytes)} can be sent.",
-        )
+        raise UploadError("too_large", size=human_size(declared.size), limit=human_size(policy.max_bytes))
     name = sanitize_filename(declared.name)
     media_type = resolve_type(declared.content_type, name)
     if not _MEDIA_TYPE.match(media_type) or not matches(media_type, policy.allowed_types):
-        raise UploadError(
-            "type_not_allowed",
-            "Files of this type can't be sent here. "
-            "Videos, images, audio, PDF, DICOM and office documents can.",
-        )
+        raise UploadError("type_not_allowed")
     if declared.fingerprint is not None and not _FINGERPRINT.match(declared.fingerprint):
-        raise UploadError("invalid_request", "The file fingerprint is invalid.")
+        raise UploadError("invalid_request", problem="The file fingerprint is invalid.")
     return name, media_type
 
 
@@ -269,7 +257,7 @@ def create_upload(
     is born tagged scan-status=pending.
     """
     if chat.closed_at is not None:
-        raise UploadError("chat_closed", "This chat has ended; files can no longer be sent.")
+        raise UploadError("chat_closed")
     name, media_type = check_declaration(policy, declared)
     # Serialise creates per chat (PostgreSQL) so that two at once cannot both pass the files-per-chat limit.
     session.execute(select(Chat.id).where(Chat.id == chat.id).with_for_update())
@@ -286,10 +274,7 @@ def create_upload(
         )
     )
     if (counted or 0) >= policy.max_files_per_chat:
-        raise UploadError(
-            "too_many_files",
-            f"This chat already has {policy.max_files_per_chat} files, the most it can take.",
-        )
+        raise UploadError("too_many_files", limit=policy.max_files_per_chat)
 
     attachment_id = new_id()
     key = object_key(policy.incoming_prefix, attachment_id)
@@ -338,7 +323,7 @@ def get_attachment(session: Session, chat_id: str, attachment_id: str) -> Attach
     """The chat's attachment; another chat's (or an unknown) id is simply not found."""
     attachment = session.get(Attachment, attachment_id)
     if attachment is None or attachment.chat_id != chat_id:
-        raise UploadError("not_found", "No such file in this chat.")
+        raise UploadError("not_found", what="file")
     return attachment
 
 
@@ -360,9 +345,7 @@ def part_total(attachment: Attachment) -> int:
 
 def _require_uploading(attachment: Attachment) -> None:
     if attachment.status != AttachmentStatus.CREATED:
-        raise UploadError(
-            "not_uploading", f"This upload is no longer in progress ({display_state(attachment)})."
-        )
+        raise UploadError("not_uploading", state=display_state(attachment))
 
 
 def sign_parts(
@@ -377,18 +360,16 @@ def sign_parts(
     so S3 refuses a part whose bytes were corrupted on the way, or that is not the size the plan says."""
     _require_uploading(attachment)
     if not 1 <= len(parts) <= MAX_SIGN_BATCH:
-        raise UploadError("invalid_request", f"Ask for 1 to {MAX_SIGN_BATCH} parts at a time.")
+        raise UploadError("invalid_request", problem=f"Ask for 1 to {MAX_SIGN_BATCH} parts at a time.")
     total = part_total(attachment)
     numbers = [p.number for p in parts]
     if len(set(numbers)) != len(numbers):
-        raise UploadError("invalid_request", "A part number is repeated.")
+        raise UploadError("invalid_request", problem="A part number is repeated.")
     for part in parts:
         if not 1 <= part.number <= total:
-            raise UploadError(
-                "part_out_of_range", f"Part {part.number} is out of range: this file has {total}."
-            )
+            raise UploadError("part_out_of_range", number=part.number, total=total)
         if not _checksum_ok(part.sha256):
-            raise UploadError("invalid_checksum", f"Part {part.number} needs a base64 SHA-256 checksum.")
+            raise UploadError("invalid_checksum", number=part.number)
     issued = now or utcnow()
     part_size = attachment.part_size or attachment.declared_size
     signed = []
@@ -428,9 +409,7 @@ def list_uploaded_parts(storage: ObjectStorage, attachment: Attachment) -> list[
     try:
         return storage.list_parts(attachment.object_key, str(attachment.upload_id))
     except ObjectNotFound:
-        raise UploadError(
-            "upload_expired", "This upload was discarded; please send the file again."
-        ) from None
+        raise UploadError("upload_expired") from None
 
 
 def complete_upload(
@@ -452,17 +431,13 @@ def complete_upload(
         info = storage.head(attachment.object_key)
     except ObjectNotFound:
         if attachment.strategy == MULTIPART:
-            raise UploadError(
-                "upload_expired", "This upload was discarded; please send the file again."
-            ) from None
-        raise UploadError(
-            "parts_missing", "The file has not reached storage yet; send it, then finish."
-        ) from None
+            raise UploadError("upload_expired") from None
+        raise UploadError("parts_missing", missing=1, total=1, numbers="1") from None
     if info.size != attachment.declared_size:
         storage.delete(attachment.object_key)
-        reason = f"The stored file has {info.size} bytes but {attachment.declared_size} were announced."
-        _finish(session, attachment, AttachmentStatus.REJECTED, reason)
-        raise UploadRejected("size_mismatch", reason)
+        rejected = UploadRejected("size_mismatch", stored=info.size, declared=attachment.declared_size)
+        _finish(session, attachment, AttachmentStatus.REJECTED, rejected.message)
+        raise rejected
     # Only a created attachment becomes uploaded, decided by the database: the scanner may have claimed
     # it meanwhile (S3's event for the object races this request), and its state must not be overwritten.
     session.execute(
@@ -488,10 +463,8 @@ def _complete_multipart(session: Session, storage: ObjectStorage, attachment: At
         return
     missing = [n for n in range(1, total + 1) if n not in held]
     if missing:
-        shown = ", ".join(str(n) for n in missing[:10]) + (" …" if len(missing) > 10 else "")
-        raise UploadError(
-            "parts_missing", f"{len(missing)} of {total} parts have not been uploaded yet ({shown})."
-        )
+        numbers = ", ".join(str(n) for n in missing[:10]) + (" …" if len(missing) > 10 else "")
+        raise UploadError("parts_missing", missing=len(missing), total=total, numbers=numbers)
     try:
         storage.complete_multipart(
             attachment.object_key, str(attachment.upload_id), [held[n] for n in range(1, total + 1)]
@@ -504,9 +477,9 @@ def _complete_multipart(session: Session, storage: ObjectStorage, attachment: At
         # S3 refuses to assemble parts that break its rules (e.g. a middle part under 5 MiB): the
         # upload can never complete, so free the parts and say why.
         _abort_quietly(storage, attachment)
-        reason = "Storage refused to assemble the uploaded parts."
-        _finish(session, attachment, AttachmentStatus.REJECTED, reason)
-        raise UploadRejected("assembly_failed", reason) from exc
+        rejected = UploadRejected("assembly_failed")
+        _finish(session, attachment, AttachmentStatus.REJECTED, rejected.message)
+        raise rejected from exc
 
 
 def abort_upload(session: Session, storage: ObjectStorage, attachment: Attachment) -> Attachment:
@@ -514,9 +487,7 @@ def abort_upload(session: Session, storage: ObjectStorage, attachment: Attachmen
     if attachment.status == AttachmentStatus.ABORTED:
         return attachment
     if attachment.status != AttachmentStatus.CREATED:
-        raise UploadError(
-            "not_cancellable", f"This file can no longer be cancelled ({display_state(attachment)})."
-        )
+        raise UploadError("not_cancellable", state=display_state(attachment))
     _discard(storage, attachment)
     _finish(session, attachment, AttachmentStatus.ABORTED, "Cancelled by the customer.")
     return attachment

@@ -4,6 +4,10 @@
 (`FERRY_ENV=development|test`) fill in defaults that point at the local stack that `make run`
 starts; production mode (the default, so that a forgotten variable can never silently run a
 deployment on development secrets) requires every secret and names the one that is missing.
+
+Each entry point (`Deployable`) reads only the variables it uses: the web app reads them all (its `flask`
+commands run every part), the worker all but the web's own secrets, each Lambda a short list of its own.
+A variable outside that list is neither read nor required there; its field keeps its default.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +62,73 @@ DEFAULT_ALLOWED_TYPES = (
     *DOCUMENT_TYPES,
 )
 DEFAULT_NATIVE_PREVIEW_TYPES = ("image/jpeg", "image/png", "image/gif", "application/pdf", "video/mp4")
+
+
+class Deployable(StrEnum):
+    """An entry point with settings of its own."""
+
+    WEB = "web"  # create_app, and the `flask` commands
+    WORKER = "worker"  # python -m ferry.worker
+    SCANNER = "scanner"  # scanner.handler.lambda_handler
+    AUTHORIZER = "authorizer"  # authorizer.handler.lambda_handler
+
+
+_EVERY_ENTRY_POINT = frozenset({"FERRY_ENV", "FERRY_INSTANCE_PATH", "LOG_LEVEL"})
+_GENESYS_HOSTS = frozenset(
+    {"GENESYS_REGION", "GENESYS_API_BASE_URL", "GENESYS_LOGIN_BASE_URL", "GENESYS_TIMEOUT_SECONDS"}
+)
+# Secrets only the web app's requests use (chat and viewer sessions, the OAuth login, the webhook).
+_WEB_SECRETS = frozenset({"SECRET_KEY", "GENESYS_OAUTH_CLIENT_SECRET", "GENESYS_WEBHOOK_SECRET"})
+_SCANNER = frozenset(
+    {
+        "DATABASE_URL",
+        "PUBLIC_BASE_URL",  # the stable link in the agent's announcement
+        "AWS_REGION",
+        "S3_BUCKET",
+        "S3_ENDPOINT_URL",
+        "S3_INCOMING_PREFIX",
+        "S3_QUARANTINE_PREFIX",
+        "SQS_QUEUE_URL",
+        "SQS_ENDPOINT_URL",
+        "CLAMD_ADDRESS",
+        "CLAMD_TIMEOUT_SECONDS",
+        "CLAMAV_MIRROR_URL",
+        "SCAN_SEGMENT_MODE",
+        "SCAN_ENGINE_CAP_BYTES",
+        "SCAN_SEGMENT_WORKERS",
+        "SCAN_MAX_ATTEMPTS",
+        "SCAN_RETRY_BASE_SECONDS",
+        "SCAN_RETRY_MAX_SECONDS",
+        "SCAN_LEASE_SECONDS",
+        "SCAN_VISIBILITY_SECONDS",
+        "SCAN_QUARANTINE_MODE",
+        "SCAN_MAX_SIGNATURE_AGE_DAYS",
+        "SCAN_NOTIFY_AGENT_ON_REJECT",
+        "UPLOAD_ALLOWED_TYPES",
+        "NATIVE_PREVIEW_TYPES",
+        "NATIVE_PREVIEW_MAX_BYTES",
+    }
+)
+# users/me and tokens/me answer with the caller's own token: no client secret, no database, no bucket.
+_AUTHORIZER = _GENESYS_HOSTS | {
+    "GENESYS_ORG_ID",
+    "GENESYS_OAUTH_CLIENT_ID",  # with API_OAUTH_CLIENT_IDS: the clients whose tokens are accepted
+    "API_OAUTH_CLIENT_IDS",
+    "VIEWER_AGENT_ROLES",
+    "VIEWER_REVIEWER_ROLES",
+    "VIEWER_AUDITOR_ROLES",
+    "AUTHORIZER_CACHE_SECONDS",
+    "AUTHORIZER_POLICY_SCOPE",
+}
+
+
+def reads(deployable: Deployable, name: str) -> bool:
+    """Whether `deployable` reads (and may require) the environment variable `name`."""
+    if deployable is Deployable.WEB or name in _EVERY_ENTRY_POINT:
+        return True
+    if deployable is Deployable.WORKER:
+        return name not in _WEB_SECRETS
+    return name in (_SCANNER if deployable is Deployable.SCANNER else _AUTHORIZER)
 
 
 class ConfigError(RuntimeError):
@@ -169,13 +241,19 @@ class Settings:
         return self.ferry_env == "production"
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-        """Build settings from `environ` (default: os.environ), then apply keyword overrides.
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        deployable: Deployable = Deployable.WEB,
+        **overrides: Any,
+    ) -> Settings:
+        """Build `deployable`'s settings from `environ` (default: os.environ), then apply keyword overrides.
 
-        :raise ConfigError: naming the variable that is missing or invalid.
+        :raise ConfigError: naming every variable that is missing or invalid.
         """
         env = dict(os.environ if environ is None else environ)
-        reader = _Reader(env)
+        reader = _Reader(env, deployable)
         mode = reader.choice("FERRY_ENV", ENVIRONMENTS, default="production")
         dev = mode != "production"
         instance = Path(reader.text("FERRY_INSTANCE_PATH", str(DEFAULT_INSTANCE_PATH)))
@@ -320,7 +398,9 @@ def _genesys_hosts(reader: _Reader, dev: bool) -> tuple[str, str, tuple[str, ...
             (apps,),
         )
     standin = "http://127.0.0.1:8100" if dev else None
-    if not dev and not reader.env.get("GENESYS_API_BASE_URL"):
+    if not reader.reads("GENESYS_API_BASE_URL"):
+        return "", "", ()
+    if not dev and reader.text("GENESYS_API_BASE_URL", "") == "":
         reader.errors.append(
             "GENESYS_REGION (or GENESYS_API_BASE_URL and GENESYS_LOGIN_BASE_URL) is required"
         )
@@ -335,14 +415,19 @@ class _Reader:
     """Typed access to the environment; collects an error naming each variable that is wrong."""
 
     env: Mapping[str, str]
+    deployable: Deployable = Deployable.WEB
     errors: list[str] = field(default_factory=list)
 
     def _fail(self, message: str) -> str:
         self.errors.append(message)
         return ""
 
+    def reads(self, name: str) -> bool:
+        return reads(self.deployable, name)
+
     def _get(self, name: str) -> str | None:
-        value = self.env.get(name)
+        """The variable's value; None when it is unset, blank, or not one this entry point reads."""
+        value = self.env.get(name) if self.reads(name) else None
         return value.strip() if value is not None and value.strip() != "" else None
 
     def text(self, name: str, default: str) -> str:
@@ -351,7 +436,7 @@ class _Reader:
     def required(self, name: str, default: str | None) -> str:
         value = self._get(name) or default
         if not value:
-            return self._fail(f"{name} is required (set it in the environment)")
+            return self._fail(f"{name} is required (set it in the environment)") if self.reads(name) else ""
         return value
 
     def secret(self, name: str, default: str | None, min_len: int = 1) -> str:

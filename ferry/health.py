@@ -12,6 +12,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 
 from ferry.services import Services, get_services
+from ferry.signatures import assess_signatures
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger("ferry.health")
@@ -71,8 +72,6 @@ def _succeeds(call: Callable[[], object]) -> Callable[[], dict[str, Any]]:
 
 def clamd_status(services: Services) -> dict[str, Any]:
     """clamd answers, and its signatures are real (and fresh) enough for the configured mode."""
-    from scanner.signatures import assess_signatures
-
     if not services.settings.clamd_address:
         return {"ok": True, "skipped": "CLAMD_ADDRESS is unset: files are scanned by the scanner Lambda"}
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from flask import current_app
 
+from ferry.antivirus import ClamdClient
 from ferry.config import Settings
 from ferry.db import Database
 from ferry.queues import SqsQueue
@@ -19,7 +20,6 @@ from ferry.storage import S3Storage
 
 if TYPE_CHECKING:
     from genesys.client import GenesysClient
-    from scanner.clamd import ClamdClient
 
 EXTENSION_KEY = "ferry"
 
@@ -53,8 +53,6 @@ class Services:
 
     @cached_property
     def clamd(self) -> ClamdClient:
-        from scanner.clamd import ClamdClient
-
         return ClamdClient(self.settings.clamd_address, timeout=self.settings.clamd_timeout_seconds)
 
     @cached_property

@@ -20,7 +20,7 @@ from types import FrameType
 
 from ferry.announcement import native_attachment_finisher
 from ferry.attachments import UploadPolicy, expire_abandoned
-from ferry.config import ConfigError, Settings
+from ferry.config import ConfigError, Deployable, Settings
 from ferry.db import utcnow
 from ferry.logs import configure_logging
 from ferry.outbox import OutboxDelivery, RetryPolicy, prune_sent
@@ -160,7 +160,7 @@ def _housekeeping(services: Services) -> int:
 def main() -> int:
     """Run until SIGTERM/SIGINT; exit 2 on a configuration error."""
     try:
-        settings = Settings.from_env()
+        settings = Settings.from_env(deployable=Deployable.WORKER)
         configure_logging(settings.log_level)
         services = Services(settings)
         client = outbox_client(settings)

@@ -73,15 +73,19 @@ class _Call:
 
 
 class GenesysClient:
-    """A thread-safe client for the Genesys Cloud Platform API with its own client-credentials token."""
+    """A thread-safe client for the Genesys Cloud Platform API with its own client-credentials token.
+
+    The client credentials are needed only for calls made as Ferry; calls made with a user's token
+    (`get_users_me`, `get_token_info`) work without them, which is all the authorizer does.
+    """
 
     def __init__(
         self,
         *,
         api_base_url: str,
         login_base_url: str,
-        client_id: str,
-        client_secret: str,
+        client_id: str = "",
+        client_secret: str = "",
         timeout: float = 10.0,
         max_attempts: int = 5,
         backoff_base: float = 0.5,
@@ -128,6 +132,8 @@ class GenesysClient:
         return self._tokens.get()
 
     def _fetch_service_token(self) -> IssuedToken:
+        if not (self._client_id and self._client_secret):
+            raise GenesysError("this client has no client credentials: it can only call with a user's token")
         call = _Call(
             "POST",
             self.login_base_url,

@@ -21,8 +21,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import BinaryIO
 
-from scanner.clamd import ClamdClient, ClamdError, ClamdResult, EngineVersion, ResultKind
-from scanner.signatures import freshness_problem
+from ferry.antivirus import Antivirus, ClamdError, ClamdResult, EngineVersion, ResultKind
+from ferry.signatures import freshness_problem
 from scanner.sniff import DEFAULT_TRUST_DECLARED_WHEN_UNKNOWN, SNIFF_BYTES, decide_type, sniff
 
 MIB = 1024 * 1024
@@ -139,7 +139,7 @@ def scan(
     size: int,
     declared_type: str | None,
     allowed_types: Sequence[str],
-    client: ClamdClient,
+    client: Antivirus,
     options: ScanOptions | None = None,
     range_reader: RangeReader | None = None,
 ) -> Verdict:
@@ -173,7 +173,7 @@ def _scan_source(
     size: int,
     declared_type: str | None,
     allowed_types: Sequence[str],
-    client: ClamdClient,
+    client: Antivirus,
     options: ScanOptions,
     range_reader: RangeReader | None,
     engine: EngineVersion,
@@ -307,7 +307,7 @@ class _Source:
                 close()  # release the GET (its connection) now, also when the scan stopped early
 
 
-def _scan_whole(source: _Source, size: int, client: ClamdClient, base: Verdict) -> Verdict:
+def _scan_whole(source: _Source, size: int, client: Antivirus, base: Verdict) -> Verdict:
     """One INSTREAM of the whole object."""
     try:
         result = client.instream(source)
@@ -335,7 +335,7 @@ def _scan_segments(
     source: _Source,
     size: int,
     range_reader: RangeReader,
-    client: ClamdClient,
+    client: Antivirus,
     options: ScanOptions,
     base: Verdict,
 ) -> Verdict:
@@ -372,7 +372,7 @@ def _scan_segments(
 
 
 def _scan_segment(
-    segment: Segment, range_reader: RangeReader, client: ClamdClient, stop: threading.Event
+    segment: Segment, range_reader: RangeReader, client: Antivirus, stop: threading.Event
 ) -> _SegmentScan | None:
     """INSTREAM one segment; None when it was skipped or cut short because another segment decided."""
     if stop.is_set():

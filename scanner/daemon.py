@@ -20,8 +20,8 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
+from ferry.antivirus import ClamdClient
 from ferry.config import Settings
-from scanner.clamd import ClamdClient
 from scanner.signature_updater import MirrorLocation, SignatureMirrorError, download_signatures
 
 log = logging.getLogger("scanner.daemon")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from ferry.config import Settings
+from ferry.config import Deployable, Settings
 from ferry.logs import configure_logging
 from ferry.queues import QueueError
 from ferry.services import Services
@@ -49,7 +49,7 @@ def runtime() -> Runtime:
     """The sandbox's runtime, built from the environment on first use."""
     global _runtime
     if _runtime is None:
-        settings = Settings.from_env()
+        settings = Settings.from_env(deployable=Deployable.SCANNER)
         configure_logging(settings.log_level)
         _runtime = Runtime(Services(settings))
     return _runtime

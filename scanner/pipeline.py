@@ -41,6 +41,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ferry.announcement import announcement_text, channel_message_id, refusal_text
+from ferry.antivirus import ClamdClient, ClamdError
 from ferry.config import Settings
 from ferry.db import Database, utcnow
 from ferry.models import (
@@ -53,10 +54,9 @@ from ferry.models import (
 )
 from ferry.objects import ScanTag, attachment_id_in, object_key, status_tags
 from ferry.outbox import enqueue_message
+from ferry.signatures import freshness_problem
 from ferry.storage import ObjectNotFound, ObjectStorage, StorageError
-from scanner.clamd import ClamdClient, ClamdError
 from scanner.core import Outcome, OversizePolicy, ScanOptions, Verdict, scan
-from scanner.signatures import freshness_problem
 
 log = logging.getLogger("scanner.pipeline")
 

@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Install what is missing, idempotently: Debian packages (when root; otherwise name them), the
-# virtualenv and the pinned Python packages. Usage: scripts/bootstrap.sh run|test
+# virtualenv and the pinned Python packages, and for `test` and `lint` the locked node packages (ESLint)
+# in node_modules/. Usage: scripts/bootstrap.sh run|test|lint
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 purpose="${1:-run}"
 packages=(clamav clamav-daemon libmagic1)
-if [ "$purpose" = "test" ]; then
+if [ "$purpose" = "lint" ]; then
+  packages=()
+elif [ "$purpose" = "test" ]; then
   packages+=(chromium chromium-driver postgresql)
 fi
 
 missing=()
-for pkg in "${packages[@]}"; do
+for pkg in ${packages[@]+"${packages[@]}"}; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -40,4 +43,21 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -r requirements-dev.txt
   echo "$want" > "$stamp"
+fi
+
+# The browser code's checks (ESLint, node's test runner): the locked packages, reinstalled only when
+# package-lock.json changes.
+if [ "$purpose" = "test" ] || [ "$purpose" = "lint" ]; then
+  node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+  if [ "$node_major" -lt 20 ] || ! command -v npm >/dev/null; then
+    echo "bootstrap: node 20.19 or newer and npm are needed for the browser-code checks" >&2
+    exit 1
+  fi
+  node_stamp=node_modules/.package-lock.sha256
+  node_want=$(sha256sum package-lock.json | cut -d' ' -f1)
+  if [ "$(cat "$node_stamp" 2>/dev/null)" != "$node_want" ]; then
+    echo "bootstrap: installing node packages"
+    npm ci --no-audit --no-fund --loglevel=error >/dev/null
+    echo "$node_want" > "$node_stamp"
+  fi
 fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make test`: lint, types, then the whole suite on SQLite and again on a throwaway PostgreSQL, with a
-# real clamd loaded with the project's test signatures. Stops everything it started.
+# `make test`: lint (ruff, ESLint), types, the browser code's unit tests (node --test), then the whole
+# suite on SQLite and again on a throwaway PostgreSQL, with a real clamd loaded with the project's test
+# signatures. Stops everything it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
@@ -19,6 +20,11 @@ ruff check .
 ruff format --check .
 echo "== mypy"
 mypy
+echo "== eslint"
+node_modules/.bin/eslint .
+echo "== node --test"
+# MockTimers is still marked experimental in node 20; its warning is noise here.
+find tests -name '*.test.mjs' -print0 | sort -z | xargs -0 node --disable-warning=ExperimentalWarning --test
 
 echo "== starting clamd (test signatures) and PostgreSQL"
 FERRY_TEST_CLAMD_ADDRESS=$(python -m devstack.clamd start --run-dir "$work/clamd")

@@ -3,16 +3,9 @@ stream, and the Genesys Open Messaging webhook that brings agent replies back.""
 
 from __future__ import annotations
 
-from flask import Blueprint
+# The route modules register themselves on bp: the widget's pages and API, its event stream, the Genesys
+# webhook, the upload API and its OpenAPI document.
+from uploader import api, errors, openapi, pages, stream, uploads, webhook  # noqa: F401
+from uploader.blueprint import bp
 
-bp = Blueprint(
-    "uploader",
-    __name__,
-    template_folder="templates",
-    static_folder="static",
-    static_url_path="/chat/static",
-)
-
-from uploader import api, pages, stream, webhook  # noqa: E402, F401 - the routes register themselves on bp
-
-from . import openapi, uploads  # noqa: E402, F401 - the upload API and its OpenAPI document
+__all__ = ["bp"]

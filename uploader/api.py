@@ -1,7 +1,8 @@
 """The widget's JSON API under /chat/api: start a chat, read the transcript, send, resend, typing, seen.
 
 Every state change is CSRF-checked and rate limited (per client IP and per chat, counted in the
-database so all processes share the counts); every refusal is JSON with a human `message`.
+database so all processes share the counts); every refusal is a `Refusal` (ferry/errors.py): JSON
+with a human `message`.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from sqlalchemy.exc import IntegrityError
 
 from ferry.config import Settings
 from ferry.db import Database
+from ferry.errors import Refusal
 from ferry.models import Chat
 from ferry.ratelimit import Limit, RateLimited, hit
 from ferry.services import get_services
-from uploader import bp
+from uploader.blueprint import bp
 from uploader.chat import (
     agent_typing,
     chat_json,
@@ -29,15 +31,10 @@ from uploader.chat import (
     retry_message,
     start_chat,
 )
-from uploader.errors import ApiError
 from uploader.session import chat_for_token, check_csrf, issue_token, presented_token, set_cookie
 
 API = "/chat/api"
-
-
-@bp.errorhandler(ApiError)
-def _api_error(error: ApiError) -> tuple[Response, int, dict[str, str]]:
-    return error.response()
+NOT_UNDERSTOOD = "The request could not be understood."
 
 
 @bp.after_request
@@ -55,7 +52,7 @@ def _context() -> tuple[Settings, Database]:
 def _json_body() -> dict[str, Any]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise ApiError(400, "bad_request")
+        raise Refusal("invalid_request", problem=NOT_UNDERSTOOD)
     return body
 
 
@@ -69,7 +66,7 @@ def _authenticated_chat_id(settings: Settings, db: Database) -> str:
         return chat_for_token(session, settings, presented_token(request)).id
 
 
-def _enforce(db: Database, checks: list[tuple[Limit, str]], code: str = "rate_limited") -> None:
+def enforce(db: Database, checks: list[tuple[Limit, str]], code: str = "rate_limited") -> None:
     """Count this request against each limit; 429 with the wait named when one is exceeded."""
     refused: RateLimited | None = None
     with db.session() as session:
@@ -80,9 +77,7 @@ def _enforce(db: Database, checks: list[tuple[Limit, str]], code: str = "rate_li
                 refused = exc
                 break
     if refused is not None:
-        raise ApiError(
-            429, code, headers={"Retry-After": str(refused.retry_after)}, seconds=refused.retry_after
-        )
+        raise Refusal(code, headers={"Retry-After": str(refused.retry_after)}, seconds=refused.retry_after)
 
 
 def _per_ip(settings: Settings) -> tuple[Limit, str]:
@@ -99,8 +94,8 @@ def create_chat() -> tuple[Response, int]:
     settings, db = _context()
     check_csrf(request, settings)
     body = _json_body()
-    _enforce(db, [(Limit("chat-starts", settings.chat_starts_per_ip, 3600), _client_ip())], "too_many_chats")
-    _enforce(db, [_per_ip(settings)])
+    enforce(db, [(Limit("chat-starts", settings.chat_starts_per_ip, 3600), _client_ip())], "too_many_chats")
+    enforce(db, [_per_ip(settings)])
     with db.session() as session:
         chat = start_chat(session, settings, body)
         token = issue_token(settings, chat)
@@ -139,7 +134,7 @@ def send_message() -> tuple[Response, int]:
     check_csrf(request, settings)
     body = _json_body()
     chat_id = _authenticated_chat_id(settings, db)
-    _enforce(db, [_per_ip(settings), _per_chat(settings, chat_id)])
+    enforce(db, [_per_ip(settings), _per_chat(settings, chat_id)])
     try:
         with db.session() as session:
             message, created = post_message(session, settings, session.get_one(Chat, chat_id), body)
@@ -160,7 +155,7 @@ def resend_message(message_id: int) -> Response:
     settings, db = _context()
     check_csrf(request, settings)
     chat_id = _authenticated_chat_id(settings, db)
-    _enforce(db, [_per_ip(settings), _per_chat(settings, chat_id)])
+    enforce(db, [_per_ip(settings), _per_chat(settings, chat_id)])
     with db.session() as session:
         message = retry_message(session, session.get_one(Chat, chat_id), message_id)
         return jsonify(message=message_json(message))
@@ -172,7 +167,7 @@ def typing() -> tuple[Response, int]:
     settings, db = _context()
     check_csrf(request, settings)
     chat_id = _authenticated_chat_id(settings, db)
-    _enforce(db, [_per_ip(settings), _per_chat(settings, chat_id, "chat-typing")])
+    enforce(db, [_per_ip(settings), _per_chat(settings, chat_id, "chat-typing")])
     with db.session() as session:
         queued = customer_typing(session, settings, session.get_one(Chat, chat_id))
     return jsonify(queued=queued), 202
@@ -186,9 +181,9 @@ def seen() -> Response:
     body = _json_body()
     up_to = body.get("up_to")
     if not isinstance(up_to, int) or isinstance(up_to, bool):
-        raise ApiError(400, "bad_request")
+        raise Refusal("invalid_request", problem="`up_to` must be a message id.")
     chat_id = _authenticated_chat_id(settings, db)
-    _enforce(db, [_per_ip(settings)])
+    enforce(db, [_per_ip(settings)])
     with db.session() as session:
         receipts = mark_seen(session, session.get_one(Chat, chat_id), up_to)
     return jsonify(receipts=receipts)

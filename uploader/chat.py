@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from ferry.config import Settings
 from ferry.db import utcnow
+from ferry.errors import Refusal
 from ferry.models import (
     Chat,
     ChatMessage,
@@ -23,7 +24,6 @@ from ferry.models import (
     OutboxState,
 )
 from ferry.outbox import NotRetryable, enqueue_message, enqueue_receipt, enqueue_typing, requeue_message
-from uploader.errors import ApiError
 
 NAME_MAX_CHARS = 100
 EMAIL_MAX_CHARS = 254
@@ -59,7 +59,7 @@ def clean_text(value: object) -> str:
 def _optional_name(value: object) -> str | None:
     name = clean_line(value)
     if len(name) > NAME_MAX_CHARS:
-        raise ApiError(400, "name_too_long", limit=NAME_MAX_CHARS)
+        raise Refusal("name_too_long", limit=NAME_MAX_CHARS)
     return name or None
 
 
@@ -69,11 +69,11 @@ def _optional_name(value: object) -> str | None:
 def start_chat(session: Session, settings: Settings, body: dict[str, Any]) -> Chat:
     """A new chat with a fresh opaque customer identity and whatever names the customer gave.
 
-    :raise ApiError: 400 when a name is too long or the email is not an address.
+    :raise Refusal: 400 when a name is too long or the email is not an address.
     """
     email = clean_line(body.get("email"))
     if email and (len(email) > EMAIL_MAX_CHARS or not EMAIL.match(email)):
-        raise ApiError(400, "bad_email")
+        raise Refusal("bad_email")
     chat = Chat(
         nickname=_optional_name(body.get("name")),
         first_name=_optional_name(body.get("first_name")),
@@ -140,20 +140,20 @@ def post_message(
     Idempotent on the widget's `client_id`: a repeated POST answers the message it created the first time.
     Answers (message, created).
 
-    :raise ApiError: 400 for a bad client id, empty text, or text over CHAT_MAX_MESSAGE_CHARS.
+    :raise Refusal: 400 for a bad client id, empty text, or text over CHAT_MAX_MESSAGE_CHARS.
     """
     client_id = body.get("client_id")
     if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
-        raise ApiError(400, "bad_client_id")
+        raise Refusal("bad_client_id")
     existing = find_by_client_id(session, chat, client_id)
     if existing is not None:
         return existing, False
     text = clean_text(body.get("text"))
     if not text:
-        raise ApiError(400, "empty_message")
+        raise Refusal("empty_message")
     limit = settings.chat_max_message_chars
     if len(text) > limit:
-        raise ApiError(400, "message_too_long", limit=limit, length=len(text))
+        raise Refusal("message_too_long", limit=limit, length=len(text))
     message = ChatMessage(chat=chat, client_id=client_id, direction=MessageDirection.CUSTOMER, text=text)
     session.add(message)
     session.flush()
@@ -164,15 +164,15 @@ def post_message(
 def retry_message(session: Session, chat: Chat, message_id: int) -> ChatMessage:
     """Send a failed customer message of this chat again.
 
-    :raise ApiError: 404 when the message is not this chat's, 409 when it has not failed.
+    :raise Refusal: 404 when the message is not this chat's, 409 when it has not failed.
     """
     message = session.get(ChatMessage, message_id)
     if message is None or message.chat_id != chat.id:
-        raise ApiError(404, "not_found")
+        raise Refusal("not_found", what="message")
     try:
         requeue_message(session, message)
     except NotRetryable:
-        raise ApiError(409, "not_retryable") from None
+        raise Refusal("not_retryable") from None
     return message
 
 

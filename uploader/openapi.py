@@ -11,10 +11,11 @@ from typing import Any
 from flask import Response, jsonify
 
 from ferry.attachments import MAX_SIGN_BATCH
+from ferry.errors import CODES
 from ferry.services import get_services
-from uploader import bp
+from uploader.blueprint import bp
 from uploader.session import COOKIE_NAME
-from uploader.uploads import ATTACHMENTS, MAX_BODY_BYTES, STATUS
+from uploader.uploads import ATTACHMENTS, MAX_BODY_BYTES
 
 OPENAPI_PATH = "/api/openapi.json"
 
@@ -43,18 +44,16 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 
 def _errors(*codes: str, session: bool = True, csrf: bool = False) -> dict[str, Any]:
-    """Error answers by HTTP status, naming the `error` codes each can carry."""
+    """Error answers by HTTP status (from the registry), each with the enum of `error` codes it can carry."""
+    every = [*codes, *(_SESSION_CODES if session else []), *(["csrf"] if csrf else [])]
     by_status: dict[str, list[str]] = {}
-    for code in codes:
-        by_status.setdefault(str(STATUS[code]), []).append(code)
-    if session:
-        by_status.setdefault("401", []).extend(_SESSION_CODES)
-    if csrf:
-        by_status.setdefault("403", []).append("csrf")
-    by_status.setdefault("413", []).append("body_too_large")
-    by_status.setdefault("503", []).append("storage_unavailable")
+    for code in [*every, "body_too_large", "storage_unavailable"]:
+        by_status.setdefault(str(CODES[code].status), []).append(code)
     return {
-        status: _json(_ref("Error"), "Refused: " + ", ".join(f"`{c}`" for c in names))
+        status: _json(
+            {"allOf": [_ref("Error"), {"properties": {"error": {"enum": names}}}]},
+            "Refused: " + ", ".join(f"`{c}`" for c in names),
+        )
         for status, names in sorted(by_status.items())
     }
 
@@ -87,10 +86,18 @@ def _schemas() -> dict[str, Any]:
     return {
         "Error": {
             "type": "object",
-            "required": ["error", "message"],
+            "description": "A refusal, with the values its message names (a limit, a wait in seconds).",
+            "required": ["error", "message", "retryable"],
             "properties": {
-                "error": {"type": "string", "description": "Stable code for programs."},
+                "error": {
+                    "enum": sorted(CODES),
+                    "description": "Stable code for programs (ferry/errors.py).",
+                },
                 "message": {"type": "string", "description": "Human text the widget shows."},
+                "retryable": {
+                    "type": "boolean",
+                    "description": "Trying again may succeed (after Retry-After, or once parts are sent).",
+                },
                 "attachment": _ref("Attachment"),
             },
         },

@@ -10,8 +10,8 @@ from flask import Response, render_template, send_from_directory
 
 from ferry.config import Settings
 from ferry.services import get_services
-from uploader import bp
 from uploader.api import API
+from uploader.blueprint import bp
 from uploader.session import origin_of
 
 STATIC = Path(__file__).resolve().parent / "static"

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from ferry.config import Settings
 from ferry.db import utcnow
+from ferry.errors import Refusal
 from ferry.models import Chat
-from uploader.errors import ApiError
 
 COOKIE_NAME = "ferry_chat"
 COOKIE_PATH = "/chat"
@@ -54,23 +54,23 @@ def presented_token(request: Request) -> str | None:
 def chat_for_token(session: Session, settings: Settings, token: str | None) -> Chat:
     """The live chat the token is bound to.
 
-    :raise ApiError: 401 `no_session`, `session_invalid` (forged, from another deployment, unknown chat)
+    :raise Refusal: 401 `no_session`, `session_invalid` (forged, from another deployment, unknown chat)
         or `session_expired` (the chat's lifetime is over or it was closed).
     """
     if not token:
-        raise ApiError(401, "no_session")
+        raise Refusal("no_session")
     try:
         data = _serializer(settings).loads(token, max_age=settings.chat_session_hours * 3600)
     except SignatureExpired:
-        raise ApiError(401, "session_expired") from None
+        raise Refusal("session_expired") from None
     except BadSignature:
-        raise ApiError(401, "session_invalid") from None
+        raise Refusal("session_invalid") from None
     chat_id = data.get("chat") if isinstance(data, dict) else None
     chat = session.get(Chat, chat_id) if isinstance(chat_id, str) else None
     if chat is None:
-        raise ApiError(401, "session_invalid")
+        raise Refusal("session_invalid")
     if chat.closed_at is not None or chat.expires_at <= utcnow():
-        raise ApiError(401, "session_expired")
+        raise Refusal("session_expired")
     return chat
 
 
@@ -78,13 +78,13 @@ def check_csrf(request: Request, settings: Settings) -> None:
     """State changes need our custom header (no cross-origin page can send it without a CORS preflight we
     never grant) and, when the browser says where the request comes from, Ferry's own origin.
 
-    :raise ApiError: 403 `csrf`.
+    :raise Refusal: 403 `csrf`.
     """
     if request.headers.get(CSRF_HEADER) != "1":
-        raise ApiError(403, "csrf")
+        raise Refusal("csrf")
     origin = request.headers.get("Origin")
     if origin is not None and origin != origin_of(settings.public_base_url):
-        raise ApiError(403, "csrf")
+        raise Refusal("csrf")
 
 
 def origin_of(url: str) -> str:

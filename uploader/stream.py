@@ -20,12 +20,12 @@ from sqlalchemy.orm import Session
 
 from ferry.config import Settings
 from ferry.db import Database
+from ferry.errors import Refusal
 from ferry.models import ChatMessage, MessageDirection, MessageStatus
 from ferry.services import get_services
-from uploader import bp
 from uploader.api import API
+from uploader.blueprint import bp
 from uploader.chat import agent_typing, live_chat, message_json
-from uploader.errors import MESSAGES
 from uploader.session import chat_for_token, presented_token
 
 HEARTBEAT_SECONDS = 15.0
@@ -72,9 +72,7 @@ class ChatStream:
         with self.db.session() as session:
             chat = live_chat(session, self.chat_id)
             if chat is None:
-                return [
-                    sse("end", {"error": "session_expired", "message": MESSAGES["session_expired"]})
-                ], False
+                return [sse("end", Refusal("session_expired").body())], False
             for message in session.scalars(
                 select(ChatMessage)
                 .where(ChatMessage.chat_id == self.chat_id, ChatMessage.id > self.last_id)

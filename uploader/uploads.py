@@ -2,8 +2,9 @@
 through presigned URLs; these routes only create, sign, list, complete, abort and report.
 
 Every call is bound to the chat session that created the attachment (another chat's id is 404), every
-state change is CSRF-checked, and no route accepts a body over a few kilobytes. Refusals are JSON
-`{"error": code, "message": human text}`; the OpenAPI document (uploader/openapi.py) describes it all.
+state change is CSRF-checked, and no route accepts a body over a few kilobytes. Refusals are
+`Refusal`s (ferry/errors.py), answered by the blueprint's one handler; the OpenAPI document
+(uploader/openapi.py) describes it all.
 """
 
 from __future__ import annotations
@@ -33,66 +34,34 @@ from ferry.attachments import (
     part_total,
     sign_parts,
 )
+from ferry.errors import Refusal
 from ferry.models import Attachment, Chat
-from ferry.ratelimit import Limit, RateLimited, hit
+from ferry.ratelimit import Limit
 from ferry.services import Services, get_services
 from ferry.storage import StorageError
-from uploader import bp
-from uploader.api import API
+from uploader.api import API, NOT_UNDERSTOOD, enforce
+from uploader.blueprint import bp
 from uploader.chat import iso
 from uploader.session import chat_for_token, check_csrf, presented_token
 
 ATTACHMENTS = f"{API}/attachments"
 MAX_BODY_BYTES = 16 * 1024  # a sign request for MAX_SIGN_BATCH parts is about 7 KB
 
-# HTTP status of each refusal code the upload domain raises.
-STATUS = {
-    "invalid_request": 400,
-    "not_found": 404,
-    "chat_closed": 409,
-    "too_many_files": 409,
-    "not_uploading": 409,
-    "not_cancellable": 409,
-    "parts_missing": 409,
-    "upload_expired": 410,
-    "too_large": 413,
-    "body_too_large": 413,
-    "type_not_allowed": 415,
-    "empty_file": 422,
-    "part_out_of_range": 422,
-    "invalid_checksum": 422,
-    "size_mismatch": 422,
-    "assembly_failed": 422,
-    "rate_limited": 429,
-    "storage_unavailable": 503,
-}
-
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def _refusal(
-    code: str, message: str, headers: dict[str, str] | None = None
-) -> tuple[Response, int, dict[str, str]]:
-    return jsonify(error=code, message=message), STATUS[code], headers or {}
-
-
-def upload_route(view: Callable[P, R]) -> Callable[P, R | tuple[Response, int, dict[str, str]]]:
-    """Small bodies only; upload refusals and storage trouble become JSON answers."""
+def upload_route(view: Callable[P, R]) -> Callable[P, R]:
+    """Small bodies only; storage trouble is a refusal the widget retries."""
 
     @wraps(view)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | tuple[Response, int, dict[str, str]]:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         if (request.content_length or 0) > MAX_BODY_BYTES:
-            return _refusal(
-                "body_too_large", "This request is too large; file content goes straight to storage."
-            )
+            raise Refusal("body_too_large")
         try:
             return view(*args, **kwargs)
-        except UploadError as refused:
-            return _refusal(refused.code, refused.message)
         except StorageError:
-            message = "File storage can't be reached right now. The upload will retry."
-            return _refusal("storage_unavailable", message, {"Retry-After": "5"})
+            raise Refusal("storage_unavailable", headers={"Retry-After": "5"}) from None
 
     return wrapper
 
@@ -110,13 +79,13 @@ def _chat(session: Session, services: Services) -> Chat:
 def _body() -> dict[str, Any]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise UploadError("invalid_request", "The request could not be understood. Please reload the page.")
+        raise UploadError("invalid_request", problem=NOT_UNDERSTOOD)
     return body
 
 
 def _integer(value: object, what: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
-        raise UploadError("invalid_request", f"{what} must be a whole number.")
+        raise UploadError("invalid_request", problem=f"{what} must be a whole number.")
     return value
 
 
@@ -124,7 +93,7 @@ def _text(value: object, what: str, *, limit: int = 1024, optional: bool = False
     if value is None and optional:
         return ""
     if not isinstance(value, str) or len(value) > limit:
-        raise UploadError("invalid_request", f"{what} is missing or too long.")
+        raise UploadError("invalid_request", problem=f"{what} is missing or too long.")
     return value
 
 
@@ -162,23 +131,13 @@ def create_attachment() -> tuple[Response, int]:
     )
     with services.db.session() as session:
         chat_id = _chat(session, services).id
-    _count_create(services, chat_id)
+    # Creates per chat per minute, counted even when refused.
+    enforce(services.db, [(Limit("upload-creates", services.settings.chat_rate_per_chat, 60), chat_id)])
     with services.db.session() as session:
         chat = session.get_one(Chat, chat_id)
         attachment, resumed = create_upload(session, services.storage, policy, chat, declared)
         out = attachment_json(attachment)
     return jsonify(attachment=out, resumed=resumed, max_sign_batch=MAX_SIGN_BATCH), 200 if resumed else 201
-
-
-def _count_create(services: Services, chat_id: str) -> None:
-    """Creates per chat per minute (in its own transaction, so refused attempts still count)."""
-    limit = Limit("upload-creates", services.settings.chat_rate_per_chat, 60)
-    try:
-        with services.db.session() as session:
-            hit(session, limit, chat_id)
-    except RateLimited as exc:
-        message = f"You are starting uploads too quickly. Please wait {exc.retry_after} seconds."
-        raise UploadError("rate_limited", message) from None
 
 
 @bp.get(ATTACHMENTS)
@@ -209,7 +168,7 @@ def sign_attachment_parts(attachment_id: str) -> Response:
     check_csrf(request, services.settings)
     raw = _body().get("parts")
     if not isinstance(raw, list) or not all(isinstance(p, dict) for p in raw):
-        raise UploadError("invalid_request", "`parts` must be a list of {number, sha256}.")
+        raise UploadError("invalid_request", problem="`parts` must be a list of {number, sha256}.")
     parts = [
         PartChecksum(
             _integer(p.get("number"), "A part number"), _text(p.get("sha256"), "A checksum", limit=64)
@@ -238,7 +197,7 @@ def list_attachment_parts(attachment_id: str) -> Response:
 
 @bp.post(f"{ATTACHMENTS}/<attachment_id>/complete")
 @upload_route
-def complete_attachment(attachment_id: str) -> Response | tuple[Response, int, dict[str, str]]:
+def complete_attachment(attachment_id: str) -> Response | tuple[Response, int]:
     """Assemble the object, check its size, and hand it to the scanner (state `scanning`)."""
     services, _ = _services()
     check_csrf(request, services.settings)
@@ -251,11 +210,7 @@ def complete_attachment(attachment_id: str) -> Response | tuple[Response, int, d
             rejected = exc  # the rejection is committed with this session, then reported
         out = attachment_json(attachment)
     if rejected is not None:
-        return (
-            jsonify(error=rejected.code, message=rejected.message, attachment=out),
-            STATUS[rejected.code],
-            {},
-        )
+        return jsonify({**rejected.body(), "attachment": out}), rejected.status
     return jsonify(attachment=out)
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from ferry.config import Settings
 from ferry.db import utcnow
+from ferry.errors import Refusal
 from ferry.models import Chat, ChatMessage, MessageDirection, MessageStatus
 from ferry.services import get_services
 from genesys.models import (
@@ -34,7 +35,7 @@ from genesys.models import (
     MessageStatus as GenesysStatus,
 )
 from genesys.webhook import SIGNATURE_HEADER, WEBHOOK_PATH, verify_signature
-from uploader import bp
+from uploader.blueprint import bp
 
 log = logging.getLogger("uploader.webhook")
 
@@ -47,7 +48,7 @@ class NotYetKnown(Exception):
 
 
 @bp.post(WEBHOOK_PATH)
-def genesys_webhook() -> tuple[Response, int] | tuple[Response, int, dict[str, str]]:
+def genesys_webhook() -> tuple[Response, int]:
     """Verify, parse and apply one webhook message."""
     services = get_services()
     body = request.get_data(cache=False)
@@ -55,21 +56,17 @@ def genesys_webhook() -> tuple[Response, int] | tuple[Response, int, dict[str, s
         body, request.headers.get(SIGNATURE_HEADER), services.settings.genesys_webhook_secret
     ):
         log.warning("webhook refused: bad or missing signature", extra={"bytes": len(body)})
-        return jsonify(error="bad_signature", message="The webhook signature is missing or wrong."), 401
+        raise Refusal("bad_signature")
     try:
         message = parse_webhook(json.loads(body))
     except (ValueError, WebhookPayloadError) as exc:
         log.warning("webhook refused: malformed payload", extra={"error": str(exc)})
-        return jsonify(error="malformed", message=str(exc)), 400
+        raise Refusal("malformed", problem=str(exc)) from None
     try:
         outcome = apply(services.db, services.settings, message)
     except NotYetKnown:
         # Genesys retries 5xx; by then the worker has recorded the message id.
-        return (
-            jsonify(error="not_yet_known", message="Message not known yet; retry."),
-            503,
-            {"Retry-After": "1"},
-        )
+        raise Refusal("not_yet_known", headers={"Retry-After": "1"}) from None
     return jsonify(status=outcome), 200
 
 

@@ -1,5 +1,5 @@
-"""The viewer's blueprint, apart from the package: the modules that register routes on it import it from
-here, not from the package that imports them."""
+"""The viewer's Blueprint, in a module of its own: the route modules register on it without importing
+the package, so that the package and its modules never import each other."""
 
 from __future__ import annotations
 

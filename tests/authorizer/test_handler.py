@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
+from unittest import mock
 
 import pytest
 
 from authorizer import handler
-from ferry.config import DEV_ORG_ID
+from ferry.config import DEV_OAUTH_CLIENT_ID, DEV_ORG_ID
 from tests.authorizer.conftest import Event, LambdaContext
 from tests.viewer.world import PROGRAM_CLIENT_ID, World
 
@@ -85,6 +87,31 @@ def test_garbage_client_credentials_and_foreign_client_tokens_are_denied(
 ) -> None:
     for token in ("garbage", world.service_token(), world.token("reviewer", client_id=PROGRAM_CLIENT_ID)):
         assert statement(handler.lambda_handler(event(token=token), lambda_context))["Effect"] == "Deny"
+
+
+def test_in_production_it_starts_and_decides_with_only_its_own_settings(
+    event: Event, lambda_context: LambdaContext, world: World
+) -> None:
+    # GIVEN the environment holds the authorizer's variables and nothing else: no SECRET_KEY, database,
+    # bucket, queue, webhook secret or client secret
+    own = {
+        "FERRY_ENV": "production",
+        "GENESYS_API_BASE_URL": world.base_url,
+        "GENESYS_LOGIN_BASE_URL": world.base_url,
+        "GENESYS_ORG_ID": DEV_ORG_ID,
+        "GENESYS_OAUTH_CLIENT_ID": DEV_OAUTH_CLIENT_ID,
+        "AUTHORIZER_CACHE_SECONDS": "0",
+    }
+    with mock.patch.dict(os.environ, own, clear=True):
+        handler.runtime.cache_clear()
+
+        # WHEN API Gateway asks for an agent, and for a user of another organisation
+        allowed = handler.lambda_handler(event(token=world.token("agent")), lambda_context)
+        refused = handler.lambda_handler(event(token=world.token("foreign")), lambda_context)
+
+    # THEN it answers both, from Genesys, with the caller's own token
+    assert (statement(allowed)["Effect"], allowed["principalId"]) == ("Allow", world.users["agent"])
+    assert statement(refused)["Effect"] == "Deny"
 
 
 @pytest.mark.parametrize("authorization", [None, "Basic dXNlcjpwYXNz", "Bearer", "Bearer   "])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ferry.config import ConfigError, Settings
+from ferry.config import ConfigError, Deployable, Settings
 
 PRODUCTION = {
     "FERRY_ENV": "production",
@@ -115,3 +115,64 @@ def test_role_lists_are_parsed() -> None:
 def test_unknown_override_is_refused() -> None:
     with pytest.raises(ConfigError, match="unknown setting"):
         Settings.from_env({"FERRY_ENV": "development"}, not_a_setting=1)
+
+
+# -- per entry point --------------------------------------------------------------------------------
+
+
+def _missing(environ: dict[str, str], deployable: Deployable) -> set[str]:
+    """The variables the one ConfigError names."""
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env(environ, deployable=deployable)
+    message = str(refused.value).removeprefix("invalid configuration: ")
+    return {problem.split()[0] for problem in message.split("; ")}
+
+
+def test_the_authorizer_requires_only_its_own_variables_and_names_them_all() -> None:
+    assert _missing({"FERRY_ENV": "production"}, Deployable.AUTHORIZER) == {
+        "GENESYS_REGION",
+        "GENESYS_ORG_ID",
+        "GENESYS_OAUTH_CLIENT_ID",
+    }
+
+
+def test_the_authorizer_neither_reads_nor_needs_the_apps_secrets() -> None:
+    own = {
+        "FERRY_ENV": "production",
+        "GENESYS_REGION": "eu_west_1",
+        "GENESYS_ORG_ID": "org-1",
+        "GENESYS_OAUTH_CLIENT_ID": "code-id",
+        "VIEWER_AGENT_ROLES": "Agent,Supervisor",
+    }
+    # Values the web app would refuse are not even looked at.
+    settings = Settings.from_env(
+        {**own, "SECRET_KEY": "short", "DATABASE_URL": "mysql://x/y"}, deployable=Deployable.AUTHORIZER
+    )
+    assert (settings.genesys_api_base_url, settings.genesys_org_id) == ("https://api.mypurecloud.ie", "org-1")
+    assert settings.viewer_agent_roles == ("Agent", "Supervisor")
+    assert (settings.secret_key, settings.genesys_client_secret, settings.s3_bucket) == ("", "", "")
+
+
+def test_the_scanner_requires_its_storage_and_clamd_but_no_genesys_setting() -> None:
+    assert _missing({"FERRY_ENV": "production"}, Deployable.SCANNER) == {
+        "PUBLIC_BASE_URL",
+        "S3_BUCKET",
+        "SQS_QUEUE_URL",
+    }
+    own = {
+        k: v
+        for k, v in PRODUCTION.items()
+        if k
+        in {"FERRY_ENV", "DATABASE_URL", "PUBLIC_BASE_URL", "S3_BUCKET", "SQS_QUEUE_URL", "CLAMD_ADDRESS"}
+    }
+    settings = Settings.from_env(own, deployable=Deployable.SCANNER)
+    assert (settings.s3_bucket, settings.clamd_address) == ("evidence", "127.0.0.1:3310")
+    assert (settings.secret_key, settings.genesys_org_id, settings.genesys_api_base_url) == ("", "", "")
+
+
+def test_the_worker_does_without_the_web_apps_secrets() -> None:
+    web_only = {"SECRET_KEY", "GENESYS_OAUTH_CLIENT_SECRET", "GENESYS_WEBHOOK_SECRET"}
+    environ = {k: v for k, v in PRODUCTION.items() if k not in web_only}
+    settings = Settings.from_env(environ, deployable=Deployable.WORKER)
+    assert (settings.genesys_client_secret, settings.secret_key) == ("cc-secret", "")
+    assert _missing(environ, Deployable.WEB) == web_only

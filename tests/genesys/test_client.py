@@ -135,6 +135,19 @@ def test_users_me_uses_the_users_token_and_repeats_expand(
     assert sent.query == {"expand": ["authorization", "organization"]}
 
 
+def test_a_client_without_credentials_calls_with_users_tokens_only(
+    scripted: ScriptedGenesys, make_genesys_client: Any
+) -> None:
+    # What the authorizer builds: no client id or secret to hold.
+    client = make_genesys_client(client_id="", client_secret="")
+    scripted.reply("GET", "/api/v2/users/me", Reply(200, {"id": "u-1", "name": "Agent Smith"}))
+
+    assert client.get_users_me("agent-token").id == "u-1"
+    with pytest.raises(GenesysError, match="no client credentials"):
+        client.service_token()
+    assert [sent.path for sent in scripted.seen()] == ["/api/v2/users/me"]  # no token request was tried
+
+
 def test_token_info_and_revocation_use_the_given_token(
     scripted: ScriptedGenesys, genesys_client: GenesysClient
 ) -> None:

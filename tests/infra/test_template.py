@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from ferry.config import Deployable
 from tests.infra.cfn import (
     actions,
     as_list,
@@ -27,8 +28,7 @@ OBJECTS = "${EvidenceBucket.Arn}/*"
 SCANNER_ROLE = {"Fn::GetAtt": ["ScannerRole", "Arn"]}
 # Actions on the bucket itself rather than on its objects.
 BUCKET_LEVEL = {"s3:ListBucket", "s3:ListBucketMultipartUploads"}
-# The scanner's cold start reads the mirror's location from this variable (see scanner/signature_updater.py).
-SCANNER_ONLY_VARIABLES = {"CLAMAV_MIRROR_URL"}
+LAMBDAS = {"ScannerFunction": Deployable.SCANNER, "AuthorizerFunction": Deployable.AUTHORIZER}
 
 
 @pytest.fixture(scope="module")
@@ -494,24 +494,35 @@ def test_scanner_role_can_read_tag_and_quarantine(template: dict[str, Any]) -> N
 # --- Ferry's settings in the Lambdas ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("function", ["ScannerFunction", "AuthorizerFunction"])
-def test_lambda_gets_every_setting_production_requires(template: dict[str, Any], function: str) -> None:
+@pytest.mark.parametrize("function", sorted(LAMBDAS))
+def test_lambda_gets_every_setting_its_entry_point_requires(template: dict[str, Any], function: str) -> None:
     env = _environment(template, function)
     assert env["FERRY_ENV"] == "production"
-    assert required_in_production() | {"DATABASE_URL"} <= set(env)
+    assert required_in_production(LAMBDAS[function]) <= set(env)
+
+
+def test_the_scanner_gets_its_database_and_writes_only_under_tmp(template: dict[str, Any]) -> None:
+    env = _environment(template, "ScannerFunction")
+    assert "DATABASE_URL" in env
     assert env["CLAMD_ADDRESS"].startswith("/tmp/")  # the only writable place in Lambda
     assert env["FERRY_INSTANCE_PATH"].startswith("/tmp/")
 
 
-@pytest.mark.parametrize("function", ["ScannerFunction", "AuthorizerFunction"])
-def test_lambda_environment_uses_only_names_ferry_reads(template: dict[str, Any], function: str) -> None:
-    unknown = set(_environment(template, function)) - variables_read() - SCANNER_ONLY_VARIABLES
-    assert unknown == set(), "a misspelt variable would silently fall back to its default"
+@pytest.mark.parametrize("function", sorted(LAMBDAS))
+def test_lambda_gets_only_variables_its_entry_point_reads(template: dict[str, Any], function: str) -> None:
+    unread = set(_environment(template, function)) - variables_read(LAMBDAS[function])
+    assert unread == set(), "a misspelt variable would silently fall back to its default; others are unused"
+
+
+def test_the_authorizer_gets_no_secret_database_bucket_or_queue(template: dict[str, Any]) -> None:
+    secrets = {"SECRET_KEY"} | {n for n in variables_read() if n.endswith("_SECRET")}
+    given = set(_environment(template, "AuthorizerFunction"))
+    assert given & (secrets | {"DATABASE_URL", "S3_BUCKET", "SQS_QUEUE_URL"}) == set()
 
 
 def test_secret_parameters_are_not_echoed(template: dict[str, Any]) -> None:
     secrets = {"SECRET_KEY", "DATABASE_URL"} | {n for n in variables_read() if n.endswith("_SECRET")}
-    for function in ("ScannerFunction", "AuthorizerFunction"):
+    for function in LAMBDAS:
         for name, value in _environment(template, function).items():
             if name in secrets:
                 parameter = value["Ref"]

@@ -8,11 +8,11 @@ import dataclasses
 import pytest
 from flask import Flask
 
+from ferry.antivirus import ClamdClient
 from ferry.config import Settings
 from ferry.models import Attachment, AttachmentStatus
 from ferry.queues import QueueError, QueueMessage
 from ferry.services import Services
-from scanner.clamd import ClamdClient
 from scanner.cli import RETRYABLE, ScanRetryError, requeue_scan, retry_targets
 from scanner.pipeline import Disposition, ScanPipeline, parse_message, scan_request
 from tests.scanner.stack import add_attachment, attachment, new_chat, notices, outbox_entries, put_object

@@ -9,7 +9,7 @@ import pytest
 
 from devstack import clamd as devstack_clamd
 from devstack.clamd import TEST_SIGNATURES, choose_database, ensure_clamd, has_official_database
-from scanner.clamd import ClamdClient
+from ferry.antivirus import ClamdClient
 
 
 def test_official_database_is_preferred(tmp_path: Path) -> None:

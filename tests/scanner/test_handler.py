@@ -5,23 +5,26 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
+import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import boto3
 import pytest
 
 import scanner.handler
 from devstack.clamd import TEST_SIGNATURES
-from ferry.config import Settings
+from ferry.antivirus import ClamdClient
+from ferry.config import Deployable, Settings
 from ferry.db import Database
 from ferry.models import AttachmentStatus
 from ferry.queues import QueueMessage, SqsQueue
 from ferry.services import Services
 from ferry.storage import S3Storage
-from scanner.clamd import ClamdClient
 from scanner.daemon import ClamdStartError, ensure_lambda_clamd, stop_lambda_clamd
 from scanner.handler import Runtime, handle_batch, lambda_handler
 from tests.conftest import base_environ, prepare_bucket
@@ -119,6 +122,39 @@ def test_a_retried_record_gets_its_backoff_as_visibility(
     assert back.message_id == received[0].message_id
 
 
+@pytest.fixture
+def cold_start(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """`lambda_handler` builds its runtime from the environment, as in a new sandbox; closed afterwards."""
+    monkeypatch.setattr(scanner.handler, "_runtime", None)
+    yield
+    if scanner.handler._runtime is not None:
+        scanner.handler._runtime.services.close()
+
+
+@pytest.fixture
+def lambda_db(database_url: str) -> Iterator[Database]:
+    db = Database(database_url)
+    yield db
+    db.dispose()
+
+
+def stored_pdf(settings: Settings, db: Database, samples: dict[str, bytes]) -> tuple[str, dict[str, str]]:
+    """A PDF uploaded to the bucket `settings` name, and the SQS record of its ObjectCreated event."""
+    prepare_bucket(settings)
+    storage = S3Storage(
+        bucket=settings.s3_bucket, region=settings.aws_region, endpoint_url=settings.s3_endpoint_url
+    )
+    attachment_id = add_attachment(
+        db, storage, new_chat(db), samples["pdf"], filename="a.pdf", declared_type="application/pdf"
+    )
+    return attachment_id, {
+        "messageId": "m-1",
+        "receiptHandle": "r-1",
+        "body": s3_event(f"incoming/{attachment_id}"),
+    }
+
+
+@pytest.mark.usefixtures("cold_start")
 def test_lambda_handler_builds_its_runtime_from_the_environment(
     monkeypatch: pytest.MonkeyPatch,
     database_url: str,
@@ -126,6 +162,7 @@ def test_lambda_handler_builds_its_runtime_from_the_environment(
     moto_reset: str,
     clamd: Any,
     samples: dict[str, bytes],
+    lambda_db: Database,
 ) -> None:
     environ = {
         **base_environ(database_url, tmp_path),
@@ -136,22 +173,48 @@ def test_lambda_handler_builds_its_runtime_from_the_environment(
     }
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setattr(scanner.handler, "_runtime", None)
-    settings = Settings.from_env(environ)
-    prepare_bucket(settings)
-    db = Database(database_url)
-    storage = S3Storage(bucket=settings.s3_bucket, region=settings.aws_region, endpoint_url=moto_reset)
-    attachment_id = add_attachment(
-        db, storage, new_chat(db), samples["pdf"], filename="a.pdf", declared_type="application/pdf"
+    attachment_id, record = stored_pdf(Settings.from_env(environ), lambda_db, samples)
+
+    assert lambda_handler({"Records": [record]}, None) == {"batchItemFailures": []}
+    assert attachment(lambda_db, attachment_id).status == AttachmentStatus.CLEAN
+
+
+@pytest.mark.usefixtures("cold_start")
+def test_in_production_it_starts_and_decides_with_only_its_own_settings(
+    database_url: str,
+    moto_reset: str,
+    clamd: Any,
+    samples: dict[str, bytes],
+    lambda_db: Database,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # GIVEN the environment holds the scanner's variables (and the AWS credentials Lambda provides), with
+    # no SECRET_KEY, Genesys secret or OAuth client: production mode
+    own = {
+        "FERRY_ENV": "production",
+        "DATABASE_URL": database_url,
+        "PUBLIC_BASE_URL": "https://ferry.example",
+        "S3_BUCKET": "ferry-test",
+        "S3_ENDPOINT_URL": moto_reset,
+        "SQS_QUEUE_URL": f"{moto_reset}/123456789012/ferry-test-scan",
+        "SQS_ENDPOINT_URL": moto_reset,
+        "CLAMD_ADDRESS": clamd.address,
+        "AWS_ACCESS_KEY_ID": os.environ["AWS_ACCESS_KEY_ID"],
+        "AWS_SECRET_ACCESS_KEY": os.environ["AWS_SECRET_ACCESS_KEY"],
+    }
+    attachment_id, record = stored_pdf(
+        Settings.from_env(own, deployable=Deployable.SCANNER), lambda_db, samples
     )
-    record = {"messageId": "m-1", "receiptHandle": "r-1", "body": s3_event(f"incoming/{attachment_id}")}
-    try:
-        assert lambda_handler({"Records": [record]}, None) == {"batchItemFailures": []}
-        assert attachment(db, attachment_id).status == AttachmentStatus.CLEAN
-    finally:
-        if scanner.handler._runtime is not None:
-            scanner.handler._runtime.services.close()
-        db.dispose()
+
+    # WHEN a record arrives
+    with mock.patch.dict(os.environ, own, clear=True), caplog.at_level(logging.WARNING):
+        answer = lambda_handler({"Records": [record]}, None)
+
+    # THEN production's rule decides: test signatures may not call a file clean, so it waits unclaimed
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
+    waiting = attachment(lambda_db, attachment_id)
+    assert (waiting.status, waiting.scan_attempts) == (AttachmentStatus.UPLOADED, 0)
+    assert "test signatures" in caplog.text
 
 
 def test_without_clamd_the_whole_batch_comes_back_unclaimed(

@@ -18,13 +18,13 @@ from sqlalchemy import func, select, update
 from ferry import create_app
 from ferry.access.refusals import AccessDenied, Reason
 from ferry.access.serving import presigned_url
+from ferry.antivirus import ClamdClient
 from ferry.attachments import complete_upload, display_reason, display_state
 from ferry.config import Settings
 from ferry.db import Database, utcnow
 from ferry.models import Attachment, AttachmentStatus, MessageStatus, OutboxEntry
 from ferry.queues import SqsQueue
 from ferry.storage import ObjectNotFound, S3Storage
-from scanner.clamd import ClamdClient
 from scanner.pipeline import (
     Disposition,
     MalformedEvent,

@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 
 from ferry.access.serving import GENESYS_INGEST_URL_SECONDS
 from ferry.announcement import native_attachment_finisher
+from ferry.antivirus import ClamdClient
 from ferry.attachments import display_state
 from ferry.config import DEV_CLIENT_ID, DEV_CLIENT_SECRET, Settings
 from ferry.db import Database
@@ -27,7 +28,6 @@ from ferry.storage import S3Storage
 from genesys.client import GenesysClient
 from genesys_standin.server import StandinServer
 from genesys_standin.settings import StandinSettings
-from scanner.clamd import ClamdClient
 from scanner.pipeline import ScanPipeline
 from tests.conftest import prepare_bucket
 from tests.scanner.stack import (

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from ferry.antivirus import ClamdClient
 from ferry.config import DEFAULT_ALLOWED_TYPES
-from scanner.clamd import ClamdClient
 from scanner.core import (
     MIB,
     Outcome,

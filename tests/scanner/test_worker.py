@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
+from ferry.antivirus import ClamdClient
 from ferry.config import Settings
 from ferry.db import Database
 from ferry.models import Attachment, AttachmentStatus
 from ferry.queues import SqsQueue
 from ferry.storage import S3Storage
-from scanner.clamd import ClamdClient
 from scanner.pipeline import Disposition, ScanPipeline
 from scanner.worker import ScanConsumer
 from tests.scanner.stack import MIB, add_attachment, attachment, new_chat, s3_event, video_with_tail

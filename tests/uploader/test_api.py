@@ -94,7 +94,11 @@ def test_without_a_session_sending_says_start_a_new_chat(api: FlaskClient) -> No
     assert api.get("/chat/api/chat").json == {"chat": None, "messages": [], "agent_typing": False}
     answer = send(api, "hello")
     assert answer.status_code == 401
-    assert answer.json == {"error": "no_session", "message": "Start a new chat to send messages."}
+    assert answer.json == {
+        "error": "no_session",
+        "message": "Start a new chat to send messages.",
+        "retryable": False,
+    }
 
 
 def test_an_expired_chat_says_start_a_new_chat(api: FlaskClient, chat_app: Flask) -> None:
@@ -245,8 +249,7 @@ def test_too_many_messages_from_one_chat_get_a_429_with_a_human_message(
     seconds = answer.json["seconds"]
     assert 1 <= seconds <= 60 and answer.headers["Retry-After"] == str(seconds)
     assert (
-        answer.json["message"]
-        == f"You are sending messages too quickly. Please wait {seconds} seconds and try again."
+        answer.json["message"] == f"You are sending too quickly. Please wait {seconds} seconds and try again."
     )
     assert count(app, ChatMessage) == 3
     # Another chat has its own allowance.

@@ -152,7 +152,11 @@ def test_the_stream_ends_when_the_chat_does(stream_app: Flask) -> None:
         (event,) = events.next()
         assert event == (
             "end",
-            {"error": "session_expired", "message": "This chat has ended. Please start a new chat."},
+            {
+                "error": "session_expired",
+                "message": "This chat has ended. Please start a new chat.",
+                "retryable": False,
+            },
         )
         with pytest.raises(StopIteration):
             next(events.chunks)

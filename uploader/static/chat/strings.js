@@ -1,5 +1,5 @@
 // Every text the widget shows (chat and file uploads), in one place for translation. Texts the server
-// sends (error and refusal messages) live in uploader/errors.py and ferry/attachments.py. The embed may override `title`, `intro` and `launcher` (see config.js).
+// sends (error and refusal messages) live in ferry/errors.py. The embed may override `title`, `intro` and `launcher` (see config.js).
 
 export const STRINGS = {
   lang: "en",

@@ -241,7 +241,7 @@ class Attach {
     const views = this.views;
     this.views = [];
     for (const view of views) if (!view.inMessage) this.place(view);
-    let attachments = [];
+    let attachments;
     try {
       attachments = (await this.api.list()).attachments;
     } catch {

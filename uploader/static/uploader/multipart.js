@@ -6,12 +6,20 @@
 // S3 already holds are listed and skipped; after a reload the customer selects the same file again and
 // its fingerprint (name, size, lastModified and the first MiB) finds the unfinished upload.
 import { ATTACH_STRINGS as T } from "../chat/strings.js";
+import {
+  Limiter,
+  RETRY_DELAYS,
+  Stopped,
+  partLength,
+  partRange,
+  remainingParts,
+  retrying,
+  stateAfter,
+  transient,
+} from "./transfer.js";
 
 const MIB = 1024 * 1024;
 const FINGERPRINT_HEAD = MIB;
-// Delay before each attempt of a part (ms); when they run out the upload stops with `failed` and
-// resume() carries on from the parts already stored.
-const RETRY_DELAYS = [0, 1000, 3000, 5000, 10000, 20000, 30000];
 const RESIGN_MARGIN_MS = 60 * 1000; // never start a PUT on a URL that expires within this margin
 const SPEED_WINDOW_MS = 5000;
 const HASHING_AT_ONCE = 1;
@@ -20,16 +28,6 @@ const HASHING_AT_ONCE = 1;
 // scanning → delivered | rejected (policy, size check or scan; see `reason`); also cancelled, expired,
 // and failed (stopped after retries or by an error; resume() tries again).
 const FINAL = new Set(["delivered", "rejected", "cancelled", "expired"]);
-// API refusals that no retry can change (see the OpenAPI document's error codes).
-const REFUSALS = new Set([
-  "empty_file",
-  "too_large",
-  "type_not_allowed",
-  "too_many_files",
-  "chat_closed",
-  "size_mismatch",
-  "assembly_failed",
-]);
 
 function base64(bytes) {
   let text = "";
@@ -66,9 +64,6 @@ class PartError extends Error {
   }
 }
 
-// Stops the current run (pause, cancel) without it counting as a failure.
-class Stopped extends Error {}
-
 function checkpoint(run) {
   if (run.controller.signal.aborted) throw new Stopped();
 }
@@ -76,17 +71,6 @@ function checkpoint(run) {
 function s3ErrorCode(xhr) {
   const match = /<Code>([^<]+)<\/Code>/.exec(xhr.responseText || "");
   return match ? match[1] : "";
-}
-
-function delay(ms, signal) {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(new Stopped());
-    const timer = setTimeout(resolve, ms * (0.8 + Math.random() * 0.4)); // jitter spreads retries out
-    signal.addEventListener("abort", () => {
-      clearTimeout(timer);
-      reject(new Stopped());
-    });
-  });
 }
 
 function online(signal) {
@@ -100,42 +84,6 @@ function online(signal) {
     window.addEventListener("online", done);
     signal.addEventListener("abort", done);
   });
-}
-
-// Whether an API refusal may go away by itself (no answer, server trouble, rate limit).
-function transient(error) {
-  return error && (error.status === 0 || error.status === 429 || error.status >= 500);
-}
-
-// Runs at most `limit` tasks at once, in the order they were asked for. Hashing reads each part into
-// memory; one at a time (about 0.5 GB/s) stays ahead of the uploads without competing with them for
-// the CPU, and keeps the next part's checksum the first one ready.
-class Limiter {
-  constructor(limit) {
-    this.limit = limit;
-    this.running = 0;
-    this.waiting = [];
-  }
-
-  run(task) {
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ task, resolve, reject });
-      this.next();
-    });
-  }
-
-  next() {
-    while (this.running < this.limit && this.waiting.length) {
-      const { task, resolve, reject } = this.waiting.shift();
-      this.running += 1;
-      task()
-        .then(resolve, reject)
-        .finally(() => {
-          this.running -= 1;
-          this.next();
-        });
-    }
-  }
 }
 
 // Collects sign requests and sends them in batches: whatever is asked while one request is on its way
@@ -288,7 +236,7 @@ export class FileUpload extends EventTarget {
     } catch (error) {
       if (error instanceof Stopped || run.controller.signal.aborted) return;
       if (error.body && error.body.attachment) this.attachment = error.body.attachment;
-      this.setState(REFUSALS.has(error.code) ? "rejected" : "failed", error.message || String(error));
+      this.setState(stateAfter(error), error.message || String(error));
     } finally {
       if (this.run === run) this.run = null;
     }
@@ -317,12 +265,8 @@ export class FileUpload extends EventTarget {
     const fresh = run.fresh;
     run.fresh = false;
     const listed = fresh ? { parts: [] } : await this.call(run, () => this.api.parts(id));
-    const held = new Set(
-      listed.parts.filter((p) => p.size === this.partLength(p.number)).map((p) => p.number),
-    );
-    run.confirmed = listed.parts.filter((p) => held.has(p.number)).reduce((sum, p) => sum + p.size, 0);
-    run.queue = [];
-    for (let n = 1; n <= count; n += 1) if (!held.has(n)) run.queue.push(n);
+    const { size, part_size: partSize } = this.attachment;
+    Object.assign(run, remainingParts(listed.parts, size, partSize, count));
     run.signer = new Signer(this.api, id, this.maxBatch || 100);
     run.hasher = new Limiter(HASHING_AT_ONCE);
     this.samples = [];
@@ -340,13 +284,11 @@ export class FileUpload extends EventTarget {
   }
 
   partLength(number) {
-    const { size, part_size: partSize } = this.attachment;
-    return Math.min(partSize, size - (number - 1) * partSize);
+    return partLength(this.attachment.size, this.attachment.part_size, number);
   }
 
   slice(number) {
-    const start = (number - 1) * this.attachment.part_size;
-    return this.file.slice(start, start + this.partLength(number));
+    return this.file.slice(...partRange(this.attachment.size, this.attachment.part_size, number));
   }
 
   async worker(run) {
@@ -374,42 +316,38 @@ export class FileUpload extends EventTarget {
   }
 
   async sendPart(run, number) {
-    const signal = run.controller.signal;
     let rehash = false;
     let resign = false;
-    for (let attempt = 0; ; ) {
-      if (signal.aborted) throw new Stopped();
-      try {
+    await retrying(
+      async () => {
         let ticket = await this.prepare(run, number, { rehash, resign }).ticket;
         if (ticket.expiresAt - Date.now() < RESIGN_MARGIN_MS) {
           ticket = await this.prepare(run, number, { resign: true }).ticket;
         }
         rehash = resign = false;
-        await this.put(run, number, ticket);
+        try {
+          await this.put(run, number, ticket);
+        } finally {
+          run.inflight.delete(number);
+        }
         run.prepared.delete(number);
-        run.inflight.delete(number);
         run.confirmed += this.partLength(number);
         this.progress(run);
-        return;
-      } catch (error) {
-        run.inflight.delete(number);
-        if (error instanceof Stopped || signal.aborted) throw new Stopped();
-        if (!(error instanceof PartError) && !transient(error)) throw error; // the API refused, or unreadable
-        // Signing failed for now; or 403: the URL expired or its signature no longer holds; or 400: S3
-        // found the bytes do not match the checksum (BadDigest) or the length: read the slice again.
-        // Each gets a new URL.
-        if (!(error instanceof PartError) || error.status === 403) resign = true;
-        if (error.status === 400) rehash = true;
-        if (error.status === 404) throw new Error(T.discarded);
-        if (!navigator.onLine) {
-          await this.reconnected(signal); // a lost connection does not use up attempts
-          continue;
-        }
-        attempt += 1;
-        if (attempt >= this.retryDelays.length) throw error;
-        await delay(this.retryDelays[attempt], signal);
-      }
-    }
+      },
+      {
+        ...this.retryOptions(run),
+        // Not the API refusing, nor the file unreadable: S3 or the network, or signing failed for now.
+        retryable: (error) => error instanceof PartError || transient(error),
+        onRetry: (error) => {
+          // Signing failed for now; or 403: the URL expired or its signature no longer holds; or 400: S3
+          // found the bytes do not match the checksum (BadDigest) or the length: read the slice again.
+          // Each gets a new URL.
+          if (!(error instanceof PartError) || error.status === 403) resign = true;
+          if (error.status === 400) rehash = true;
+          if (error.status === 404) throw new Error(T.discarded);
+        },
+      },
+    );
   }
 
   put(run, number, ticket) {
@@ -448,25 +386,20 @@ export class FileUpload extends EventTarget {
     }
   }
 
+  // A lost connection does not use up attempts: wait for it to come back.
+  retryOptions(run) {
+    const signal = run.controller.signal;
+    return {
+      delays: this.retryDelays,
+      signal,
+      isOnline: () => navigator.onLine,
+      reconnected: () => this.reconnected(signal),
+    };
+  }
+
   // Calls the API, retrying what may go away by itself (no connection, 5xx, 429).
-  async call(run, request) {
-    for (let attempt = 0; ; ) {
-      try {
-        const answer = await request();
-        checkpoint(run); // paused or cancelled while the answer was on its way
-        return answer;
-      } catch (error) {
-        if (run.controller.signal.aborted) throw new Stopped();
-        if (!transient(error)) throw error;
-        if (!navigator.onLine) {
-          await this.reconnected(run.controller.signal);
-          continue;
-        }
-        attempt += 1;
-        if (attempt >= this.retryDelays.length) throw error;
-        await delay(this.retryDelays[attempt], run.controller.signal);
-      }
-    }
+  call(run, request) {
+    return retrying(request, { ...this.retryOptions(run), retryable: transient });
   }
 
   progress(run) {

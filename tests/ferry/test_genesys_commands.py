@@ -10,11 +10,10 @@ from click.testing import Result
 from flask import Flask
 
 from ferry.config import Settings
+from ferry.genesys_commands import genesys_cli
 from ferry.services import EXTENSION_KEY
-from genesys.cli import genesys_cli
 from genesys.client import GenesysClient
-
-from .conftest import Reply, ScriptedGenesys, error_body
+from tests.genesys.conftest import Reply, ScriptedGenesys, error_body
 
 INTEGRATIONS_PATH = "/api/v2/conversations/messaging/integrations/open"
 WEBHOOK_SECRET = "a-webhook-secret-0123456789"

@@ -1,4 +1,4 @@
-"""Are clamd's signatures good enough to call a file clean? Shared by the scan core and `/readyz`."""
+"""Are the engine's signatures good enough to call a file clean? Shared by the scan core and `/readyz`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from scanner.clamd import EngineVersion
+from ferry.antivirus import EngineVersion
 
 # ClamAV publishes daily updates several times a day; three days of silence means freshclam is broken,
 # not that the world stopped writing malware (a weekend outage still fits).

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.clamd import ClamdClient, ClamdError, ClamdUnavailable, EngineVersion, ResultKind
+from ferry.antivirus import ClamdClient, ClamdError, ClamdUnavailable, EngineVersion, ResultKind
 
 MIB = 1024 * 1024
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from scanner.clamd import EngineVersion
-from scanner.signatures import assess_signatures, freshness_problem
+from ferry.antivirus import EngineVersion
+from ferry.signatures import assess_signatures, freshness_problem
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 TEST_ONLY = EngineVersion.parse("ClamAV 1.4.6")

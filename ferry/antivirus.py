@@ -1,9 +1,10 @@
-"""A small client for clamd's socket protocol: PING, VERSION and streaming INSTREAM.
+"""The virus-scanning engine behind a small interface (`Antivirus`), and its clamd implementation.
 
-Written here rather than taken from the `clamd`/`clamav-client` packages because those raise
-BrokenPipeError when clamd stops reading a stream it refuses (over StreamMaxLength), hiding clamd's
-own answer; this client stops sending and reads that answer instead. Socket failures become
-`ClamdUnavailable` (cannot reach clamd) or `ClamdError` (the conversation broke).
+`ClamdClient` speaks clamd's socket protocol: PING, VERSION and streaming INSTREAM. Written here rather
+than taken from the `clamd`/`clamav-client` packages because those raise BrokenPipeError when clamd stops
+reading a stream it refuses (over StreamMaxLength), hiding clamd's own answer; this client stops sending
+and reads that answer instead. Socket failures never leave this module: they become `ClamdUnavailable`
+(cannot reach clamd) or `ClamdError` (the conversation broke).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Protocol
 
 # clamd accepts INSTREAM chunks up to StreamMaxLength; 1 MiB keeps memory small and syscalls few.
 DEFAULT_CHUNK_SIZE = 1024 * 1024
@@ -96,8 +98,16 @@ class EngineVersion:
         return cls(match.group("engine"), int(db) if db else None, signature_date, reply.strip())
 
 
+class Antivirus(Protocol):
+    """What the scan core needs from an engine; failures are `ClamdError`, never socket exceptions."""
+
+    def ping(self) -> bool: ...
+    def version(self) -> EngineVersion: ...
+    def instream(self, chunks: Iterable[bytes]) -> ClamdResult: ...
+
+
 class ClamdClient:
-    """Talks to one clamd at `address`: a unix socket path, or `host:port` for TCP."""
+    """`Antivirus` over clamd: talks to one clamd at `address`: a unix socket path, or `host:port` for TCP."""
 
     def __init__(
         self,

@@ -1,21 +1,24 @@
-"""Operator commands: `flask genesys create-integration` and `flask genesys doctor`."""
+"""Setting up and checking a Genesys organisation for Ferry (the `flask genesys` commands' work)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-import click
-from flask.cli import AppGroup
-
-from ferry.services import get_services
 from genesys.client import GenesysClient
 from genesys.errors import GenesysError
 from genesys.models import WEBHOOK_SECRET_MIN_LENGTH, CreateStatus, OpenIntegration, OpenIntegrationRequest
 from genesys.webhook import WEBHOOK_PATH
 
-genesys_cli = AppGroup("genesys", help="Genesys Cloud set-up and checks.")
+
+class SetupError(Exception):
+    """The set-up could not be done; the message says why, for the operator."""
+
+
+class WeakSecret(SetupError):
+    """The webhook secret is too short to be given to Genesys (nothing was asked of Genesys)."""
 
 
 def webhook_url_for(public_base_url: str) -> str:
@@ -23,59 +26,48 @@ def webhook_url_for(public_base_url: str) -> str:
     return public_base_url.rstrip("/") + WEBHOOK_PATH
 
 
-@genesys_cli.command("create-integration")
-@click.option("--name", default="Ferry", show_default=True, help="Name of the integration in Genesys Cloud.")
-@click.option(
-    "--webhook-url", default=None, help="Outbound webhook [default: {PUBLIC_BASE_URL}/genesys/webhook]."
-)
-@click.option("--secret", default=None, help="Webhook signature secret [default: GENESYS_WEBHOOK_SECRET].")
-@click.option(
-    "--wait", default=120.0, show_default=True, help="Seconds to wait for Genesys to finish creating it."
-)
-@click.option("--poll-interval", default=2.0, show_default=True, help="Seconds between status checks.")
 def create_integration(
-    name: str, webhook_url: str | None, secret: str | None, wait: float, poll_interval: float
-) -> None:
-    """Create the Open Messaging integration whose webhook is Ferry, and print its id."""
-    services = get_services()
-    settings = services.settings
-    url = webhook_url or webhook_url_for(settings.public_base_url)
-    secret = secret if secret is not None else settings.genesys_webhook_secret
+    client: GenesysClient,
+    *,
+    name: str,
+    webhook_url: str,
+    secret: str,
+    wait: float,
+    poll_interval: float,
+    progress: Callable[[str], None],
+) -> OpenIntegration:
+    """Create the Open Messaging integration whose webhook is Ferry and wait until Genesys completes it.
+
+    :raise WeakSecret: the secret is too short. :raise SetupError: creation failed, or `wait` ran out.
+    :raise GenesysError: Genesys refused a request.
+    """
     if len(secret) < WEBHOOK_SECRET_MIN_LENGTH:
-        raise click.UsageError(
+        raise WeakSecret(
             f"the webhook secret must be at least {WEBHOOK_SECRET_MIN_LENGTH} characters long "
             "(set GENESYS_WEBHOOK_SECRET or pass --secret)"
         )
     request = OpenIntegrationRequest(
         name=name,
-        outbound_notification_webhook_url=url,
+        outbound_notification_webhook_url=webhook_url,
         outbound_notification_webhook_signature_secret_token=secret,
     )
-    client: GenesysClient = services.genesys
-    try:
-        integration = client.create_open_integration(request)
-        click.echo(f"creating integration {integration.id} ({name}) with webhook {url}")
-        integration = _wait_until_created(client, integration, wait, poll_interval)
-    except GenesysError as exc:
-        raise click.ClickException(f"Genesys refused: {exc}") from None
-    click.echo(f"integration {integration.id} is ready. Put this in the environment:")
-    click.echo(f"GENESYS_INTEGRATION_ID={integration.id}")
+    integration = client.create_open_integration(request)
+    progress(f"creating integration {integration.id} ({name}) with webhook {webhook_url}")
+    return _wait_until_created(client, integration, wait, poll_interval)
 
 
 def _wait_until_created(
     client: GenesysClient, integration: OpenIntegration, wait: float, poll_interval: float
 ) -> OpenIntegration:
-    """Poll until `createStatus` is Completed; ClickException on Error or when `wait` runs out."""
+    """Poll until `createStatus` is Completed; SetupError on Error or when `wait` runs out."""
     deadline = time.monotonic() + wait
     while True:
         if integration.create_status == CreateStatus.COMPLETED:
             return integration
         if integration.create_status == CreateStatus.ERROR:
-            raise click.ClickException(
-                f"Genesys could not create integration {integration.id}: {_why(integration)}"
-            )
+            raise SetupError(f"Genesys could not create integration {integration.id}: {_why(integration)}")
         if time.monotonic() >= deadline:
-            raise click.ClickException(
+            raise SetupError(
                 f"integration {integration.id} is still {integration.create_status or 'not reported'} after "
                 f"{wait:g} s; check it later with `flask genesys doctor`"
             )
@@ -100,22 +92,6 @@ class Check:
     name: str
     outcome: Literal["OK", "FAIL", "SKIP"]  # SKIP: could not be checked, which is not a failure
     detail: str
-
-
-@genesys_cli.command("doctor")
-def doctor() -> None:
-    """Check the Genesys set-up: credentials, organization, integration and its webhook."""
-    services = get_services()
-    checks = run_checks(
-        services.genesys,
-        public_base_url=services.settings.public_base_url,
-        org_id=services.settings.genesys_org_id,
-        integration_id=services.settings.genesys_integration_id,
-    )
-    for check in checks:
-        click.echo(f"{check.outcome:<4} {check.name}: {check.detail}")
-    if any(check.outcome == "FAIL" for check in checks):
-        raise click.exceptions.Exit(1)
 
 
 def run_checks(
