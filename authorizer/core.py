@@ -7,7 +7,8 @@ from collections.abc import Callable
 
 from authorizer.event import RequestAuthorizerEvent
 from authorizer.policy import AuthorizerResponse, MethodArn
-from ferry.access import AccessDenied, AccessUnavailable, Identity, token_digest
+from ferry.access.identity import Identity, token_digest
+from ferry.access.opening import Refusal, Refused, identify_caller
 
 log = logging.getLogger("authorizer")
 
@@ -31,16 +32,15 @@ def authorize(
     resource = resource_for(event.method_arn, scope)
     # A short digest lets operators follow one caller through the logs; the token itself is never logged.
     caller = token_digest(token)[:12]
-    try:
-        identity = check(token)
-    except AccessDenied as denied:
-        log.info("denied", extra={"reason": str(denied.reason), "token_sha256_prefix": caller})
-        return AuthorizerResponse(ANONYMOUS).deny(resource)
-    except AccessUnavailable as exc:
-        log.error(
-            "Genesys Cloud could not be asked; denying (fail closed)",
-            extra={"reason": str(exc.reason), "token_sha256_prefix": caller},
-        )
+    identity = identify_caller(token, check)
+    if isinstance(identity, Refused):
+        if identity.refusal is Refusal.UNAVAILABLE:
+            log.error(
+                "Genesys Cloud could not be asked; denying (fail closed)",
+                extra={"reason": str(identity.reason), "token_sha256_prefix": caller},
+            )
+        else:
+            log.info("denied", extra={"reason": str(identity.reason), "token_sha256_prefix": caller})
         return AuthorizerResponse(ANONYMOUS).deny(resource)
     log.info("allowed", extra={"user_id": identity.user_id, "token_sha256_prefix": caller})
     context: dict[str, str | int | bool] = {

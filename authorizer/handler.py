@@ -16,7 +16,7 @@ from typing import Any
 
 from authorizer.core import authorize
 from authorizer.event import RequestAuthorizerEvent
-from ferry.access import Identity, IdentityCache, identify
+from ferry.access.identity import Identity, IdentityCache, identify
 from ferry.config import Deployable, Settings
 from ferry.logs import configure_logging
 from genesys.client import GenesysClient

@@ -307,6 +307,7 @@ class Widget:
     def bare_upload(self, moto: str, path: Path, key: str) -> float:
         """The floor: CreateMultipartUpload, bare XHR PUTs of the file's slices from this page (8 MiB,
         six in flight, as the widget), CompleteMultipartUpload; answers seconds."""
+        from ferry.objects import PENDING_TAGS
         from ferry.storage import S3Storage
 
         storage = S3Storage(bucket=BUCKET, region=REGION, endpoint_url=moto)
@@ -320,7 +321,7 @@ class Widget:
             )
         self.page.set_input_files("#bench-floor", path)
         started = time.perf_counter()
-        upload_id = storage.create_multipart(key, content_type="video/mp4", tags={"scan-status": "pending"})
+        upload_id = storage.create_multipart(key, content_type="video/mp4", tags=PENDING_TAGS)
         count = -(-size // part_size)
         urls = [storage.presign_part(key, upload_id, n, expires=3600)[0] for n in range(1, count + 1)]
         self.page.evaluate(

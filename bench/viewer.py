@@ -25,7 +25,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Run as `python bench/viewer.py` (what `make bench` does): make the project importable.
@@ -42,6 +42,7 @@ from ferry.cli import upgrade_database  # noqa: E402
 from ferry.config import DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_WEBHOOK_SECRET  # noqa: E402
 from ferry.db import Database, utcnow  # noqa: E402
 from ferry.models import Attachment, AttachmentStatus, Chat, new_id  # noqa: E402
+from ferry.objects import object_key, status_tags  # noqa: E402
 from ferry.storage import S3Storage  # noqa: E402
 from genesys_standin.control_client import StandinControl  # noqa: E402
 
@@ -113,9 +114,13 @@ def seed_attachment(database_url: str, moto: str, conversation: str) -> str:
     storage = S3Storage(bucket=BUCKET, region=REGION, endpoint_url=moto)
     storage.ensure_bucket()
     attachment_id = new_id()
-    key = f"incoming/{attachment_id}"
+    key = object_key("incoming/", attachment_id)
     storage.client.put_object(
-        Bucket=BUCKET, Key=key, Body=b"\0" * 1_000_000, ContentType="video/mp4", Tagging="scan-status=clean"
+        Bucket=BUCKET,
+        Key=key,
+        Body=b"\0" * 1_000_000,
+        ContentType="video/mp4",
+        Tagging=urlencode(status_tags(AttachmentStatus.CLEAN)),
     )
     db = Database(database_url)
     with db.session() as session:

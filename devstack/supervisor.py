@@ -24,6 +24,7 @@ import requests
 from devstack.clamd import ensure_clamd
 from devstack.s3 import command as s3_command
 from ferry.config import DEV_ORG_ID, PROJECT_ROOT
+from ferry.links import FILES_PATH
 from genesys_standin.control_client import StandinControl
 
 log = logging.getLogger("devstack")
@@ -205,7 +206,7 @@ class Stack:
                     f"after {time.monotonic() - started:.0f} s:",
                     f"  customer chat      {public}/chat",
                     f"  agent console      http://127.0.0.1:{self.ports.standin}/  (the Genesys stand-in)",
-                    f"  viewer / QA list   {public}/files",
+                    f"  viewer / QA list   {public}{FILES_PATH}",
                     f"  readiness          {public}/readyz",
                     "Demo agents log in on the stand-in's page: "
                     + ", ".join(str(u["email"]) for u in DEMO_USERS),

@@ -28,7 +28,10 @@ from sqlalchemy.orm import Session
 from ferry.config import MIB, Settings
 from ferry.db import utcnow
 from ferry.errors import Refusal
+from ferry.mediatypes import matches
 from ferry.models import Attachment, AttachmentStatus, Chat, new_id
+from ferry.objects import PENDING_TAGS, object_key
+from ferry.sizes import human_size
 from ferry.storage import ObjectNotFound, ObjectStorage, StorageError, StorageUnavailable, UploadedPart
 
 # S3's multipart limits: parts 5 MiB..5 GiB (the last may be smaller), at most 10,000 of them.
@@ -37,7 +40,6 @@ MAX_PART_SIZE = 5 * 1024 * MIB
 MAX_PARTS = 10_000
 MAX_SIGN_BATCH = 100  # parts per sign request: keeps request and answer bodies a few kilobytes
 MAX_FILENAME_CHARS = 200
-PENDING_TAGS = {"scan-status": "pending"}
 CHECKSUM_ALGORITHM = "SHA256"
 
 SINGLE = "single"
@@ -187,17 +189,6 @@ def resolve_type(declared: str, filename: str) -> str:
     return media_type
 
 
-def type_allowed(media_type: str, patterns: Sequence[str]) -> bool:
-    """Whether `media_type` matches one of the allow-list patterns ("video/*", "application/pdf", "*/*")."""
-    for pattern in patterns:
-        pattern = pattern.strip().lower()
-        if pattern in ("*", "*/*") or pattern == media_type:
-            return True
-        if pattern.endswith("/*") and media_type.startswith(pattern[:-1]):
-            return True
-    return False
-
-
 def display_state(attachment: Attachment) -> str:
     """What the widget shows: uploading, scanning, delivered, rejected, cancelled or expired."""
     status = AttachmentStatus(attachment.status)
@@ -225,13 +216,6 @@ def display_reason(attachment: Attachment) -> str | None:
     return attachment.status_reason or _STATUS_REASONS[status]
 
 
-def _human_size(size: int) -> str:
-    for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
-        if size >= scale:
-            return f"{size / scale:.1f} {unit}".replace(".0 ", " ")
-    return f"{size} bytes"
-
-
 def _checksum_ok(value: str) -> bool:
     """A base64 SHA-256 digest (32 bytes), as S3's x-amz-checksum-sha256 expects."""
     try:
@@ -250,10 +234,10 @@ def check_declaration(policy: UploadPolicy, declared: FileDeclaration) -> tuple[
     if declared.size == 0:
         raise UploadError("empty_file")
     if declared.size > policy.max_bytes:
-        raise UploadError("too_large", size=_human_size(declared.size), limit=_human_size(policy.max_bytes))
+        raise UploadError("too_large", size=human_size(declared.size), limit=human_size(policy.max_bytes))
     name = sanitize_filename(declared.name)
     media_type = resolve_type(declared.content_type, name)
-    if not _MEDIA_TYPE.match(media_type) or not type_allowed(media_type, policy.allowed_types):
+    if not _MEDIA_TYPE.match(media_type) or not matches(media_type, policy.allowed_types):
         raise UploadError("type_not_allowed")
     if declared.fingerprint is not None and not _FINGERPRINT.match(declared.fingerprint):
         raise UploadError("invalid_request", problem="The file fingerprint is invalid.")
@@ -293,7 +277,7 @@ def create_upload(
         raise UploadError("too_many_files", limit=policy.max_files_per_chat)
 
     attachment_id = new_id()
-    key = f"{policy.incoming_prefix}{attachment_id}"
+    key = object_key(policy.incoming_prefix, attachment_id)
     single = declared.size <= policy.single_put_max_bytes
     part_size = declared.size if single else part_size_for(declared.size)
     upload_id = None

@@ -56,8 +56,17 @@ class AttachmentStatus(StrEnum):
     EXPIRED = "expired"  # abandoned upload, cleaned up
 
     @property
+    def is_pending(self) -> bool:
+        """Still on its way to a verdict (uploading, waiting for or under a scan)."""
+        return self in PENDING_STATUSES
+
+    @property
     def is_final(self) -> bool:
-        return self not in (AttachmentStatus.CREATED, AttachmentStatus.UPLOADED, AttachmentStatus.SCANNING)
+        return not self.is_pending
+
+
+# The statuses an attachment passes through before its verdict, in order: the one definition of "pending".
+PENDING_STATUSES = (AttachmentStatus.CREATED, AttachmentStatus.UPLOADED, AttachmentStatus.SCANNING)
 
 
 class OutboxKind(StrEnum):

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from types import FrameType
 
+from ferry.announcement import native_attachment_finisher
 from ferry.attachments import UploadPolicy, expire_abandoned
 from ferry.config import ConfigError, Deployable, Settings
 from ferry.db import utcnow
@@ -26,7 +27,6 @@ from ferry.outbox import OutboxDelivery, RetryPolicy, prune_sent
 from ferry.ratelimit import prune
 from ferry.services import Services
 from genesys.client import GenesysClient
-from scanner.announce import native_attachment_finisher
 from scanner.worker import IDLE_SECONDS as IDLE_SCAN_SECONDS
 from scanner.worker import scan_consumer
 

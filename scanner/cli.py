@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from ferry.config import Settings
 from ferry.db import Database
 from ferry.models import Attachment, AttachmentStatus
+from ferry.objects import attachment_id_in
 from ferry.queues import QueueError, ScanQueue
 from scanner.pipeline import scan_request
 
@@ -83,7 +84,7 @@ def retry_targets(session: Session, settings: Settings, ids: list[str]) -> list[
             problems.append(
                 f"{attachment_id}: not retryable, it {_REFUSALS[AttachmentStatus(attachment.status)]}"
             )
-        elif not attachment.object_key.startswith(settings.s3_incoming_prefix):
+        elif attachment_id_in(attachment.object_key, settings.s3_incoming_prefix) is None:
             # The scanner only reads the incoming prefix: an event for any other key would be ignored.
             problems.append(
                 f"{attachment_id}: not retryable, its object {attachment.object_key} is not incoming"

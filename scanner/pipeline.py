@@ -40,23 +40,29 @@ from urllib.parse import quote_plus, unquote_plus
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from ferry.announcement import announcement_text, channel_message_id, refusal_text
 from ferry.antivirus import ClamdClient, ClamdError
 from ferry.config import Settings
 from ferry.db import Database, utcnow
-from ferry.models import Attachment, AttachmentStatus, ChatMessage, MessageDirection, MessageStatus
+from ferry.models import (
+    PENDING_STATUSES,
+    Attachment,
+    AttachmentStatus,
+    ChatMessage,
+    MessageDirection,
+    MessageStatus,
+)
+from ferry.objects import ScanTag, attachment_id_in, object_key, status_tags
 from ferry.outbox import enqueue_message
 from ferry.signatures import freshness_problem
 from ferry.storage import ObjectNotFound, ObjectStorage, StorageError
-from scanner.announce import announcement_text, channel_message_id, refusal_text
 from scanner.core import Outcome, OversizePolicy, ScanOptions, Verdict, scan
 
 log = logging.getLogger("scanner.pipeline")
 
-SCAN_STATUS_TAG = "scan-status"
 # S3 object tags: at most 10 per object, values of at most 256 characters from this set.
 MAX_TAG_VALUE = 256
 _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9 +\-=._:/@]")
-OPEN_STATUSES = (AttachmentStatus.CREATED, AttachmentStatus.UPLOADED, AttachmentStatus.SCANNING)
 _FINAL_STATUS = {
     Outcome.CLEAN: AttachmentStatus.CLEAN,
     Outcome.INFECTED: AttachmentStatus.INFECTED,
@@ -177,21 +183,21 @@ def tag_value(text: str) -> str:
 
 def verdict_tags(status: AttachmentStatus, verdict: Verdict, at: datetime) -> dict[str, str]:
     """The object's tags for a final verdict: the status the bucket policy and the gate read, and details."""
-    tags = {SCAN_STATUS_TAG: status.value, "scan-time": at.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    tags = {**status_tags(status), ScanTag.TIME: at.strftime("%Y-%m-%dT%H:%M:%SZ")}
     if verdict.signature:
-        tags["scan-signature"] = tag_value(verdict.signature)
+        tags[ScanTag.SIGNATURE] = tag_value(verdict.signature)
     if status not in (AttachmentStatus.CLEAN, AttachmentStatus.INFECTED) and verdict.reason:
-        tags["scan-reason"] = tag_value(verdict.reason)
+        tags[ScanTag.REASON] = tag_value(verdict.reason)
     if verdict.engine is not None:
-        tags["scan-engine"] = tag_value(f"ClamAV {verdict.engine.engine}")
+        tags[ScanTag.ENGINE] = tag_value(f"ClamAV {verdict.engine.engine}")
         version = verdict.engine.signature_version
-        tags["scan-db"] = str(version) if version is not None else "test-signatures-only"
+        tags[ScanTag.DB] = str(version) if version is not None else "test-signatures-only"
         if verdict.engine.signature_date is not None:
-            tags["scan-db-date"] = verdict.engine.signature_date.strftime("%Y-%m-%dT%H:%M:%SZ")
+            tags[ScanTag.DB_DATE] = verdict.engine.signature_date.strftime("%Y-%m-%dT%H:%M:%SZ")
     if verdict.sha256:
-        tags["scan-sha256"] = verdict.sha256
+        tags[ScanTag.SHA256] = verdict.sha256
     if verdict.segmented:
-        tags["scan-segmented"] = "true"
+        tags[ScanTag.SEGMENTED] = "true"
     return tags
 
 
@@ -251,9 +257,7 @@ class ScanPipeline:
 
     def handle_event(self, event: ObjectEvent, heartbeat: Heartbeat | None = None) -> Result:
         """One object event: only objects under the incoming prefix of Ferry's bucket are scanned."""
-        if event.bucket != self.settings.s3_bucket or not event.key.startswith(
-            self.settings.s3_incoming_prefix
-        ):
+        if event.bucket != self.settings.s3_bucket or not self._incoming(event.key):
             log.info(
                 "event for an object Ferry does not scan", extra={"bucket": event.bucket, "key": event.key}
             )
@@ -284,12 +288,19 @@ class ScanPipeline:
 
     # -- claiming ----------------------------------------------------------------------------------------
 
+    def _incoming(self, key: str) -> bool:
+        """Whether `key` names an upload's object (the only objects Ferry scans)."""
+        return attachment_id_in(key, self.settings.s3_incoming_prefix) is not None
+
     def _find(self, key: str) -> Attachment | None:
         """The attachment whose object this is (by key, or by id once it moved to quarantine)."""
-        attachment_id = key[len(self.settings.s3_incoming_prefix) :]
+        attachment_id = attachment_id_in(key, self.settings.s3_incoming_prefix)
+        named = Attachment.object_key == key
         with self.db.session() as session:
             return session.scalars(
-                select(Attachment).where(or_(Attachment.object_key == key, Attachment.id == attachment_id))
+                select(Attachment).where(
+                    or_(named, Attachment.id == attachment_id) if attachment_id else named
+                )
             ).first()
 
     def _engine_problem(self) -> tuple[str | None, float]:
@@ -368,7 +379,7 @@ class ScanPipeline:
         return (
             Attachment.id == claim.id,
             Attachment.scan_attempts == claim.attempts,
-            Attachment.status.in_(OPEN_STATUSES),
+            Attachment.status.in_(PENDING_STATUSES),
         )
 
     # -- scanning ----------------------------------------------------------------------------------------
@@ -557,15 +568,13 @@ class ScanPipeline:
         Runs after the verdict is recorded and again for every later event of the object, so that a crash
         between the record and the move is finished by the message's redelivery.
         """
-        if attachment.status != AttachmentStatus.INFECTED or not attachment.object_key.startswith(
-            self.settings.s3_incoming_prefix
-        ):
+        if attachment.status != AttachmentStatus.INFECTED or not self._incoming(attachment.object_key):
             return Result.done(detail, attachment.id)
         try:
             if self.settings.scan_quarantine_mode == "delete":
                 self.storage.delete(attachment.object_key)
                 return Result.done(f"{detail}; deleted", attachment.id)
-            target = f"{self.settings.s3_quarantine_prefix}{attachment.id}"
+            target = object_key(self.settings.s3_quarantine_prefix, attachment.id)
             try:
                 self.storage.move(attachment.object_key, target)
             except ObjectNotFound:

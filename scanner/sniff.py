@@ -20,15 +20,15 @@ The rule, in order:
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import magic
 
+from ferry.mediatypes import UNKNOWN, matches, normalise
+
 # libmagic reads at most this much of a file by default (its `bytes_max`); giving it more changes nothing.
 SNIFF_BYTES = 1024 * 1024
-UNKNOWN = "application/octet-stream"
 DEFAULT_TRUST_DECLARED_WHEN_UNKNOWN = ("application/dicom",)
 
 # Content that runs when opened (natively or in a browser): never accepted through a wildcard.
@@ -94,31 +94,6 @@ CONTAINERS: dict[str, frozenset[str]] = {
     "application/cdfv2": _OLE2_OFFICE,
 }
 
-# Spellings of one type used by browsers, operating systems and libmagic.
-ALIASES = {
-    "image/jpg": "image/jpeg",
-    "image/pjpeg": "image/jpeg",
-    "image/x-ms-bmp": "image/bmp",
-    "image/x-png": "image/png",
-    "audio/x-wav": "audio/wav",
-    "audio/wave": "audio/wav",
-    "audio/vnd.wave": "audio/wav",
-    "audio/mp3": "audio/mpeg",
-    "audio/x-mp3": "audio/mpeg",
-    "audio/x-m4a": "audio/mp4",
-    "audio/m4a": "audio/mp4",
-    "video/x-m4v": "video/mp4",
-    "video/avi": "video/x-msvideo",
-    "video/msvideo": "video/x-msvideo",
-    "application/x-pdf": "application/pdf",
-    "application/x-dicom": "application/dicom",
-    "text/rtf": "application/rtf",
-    "application/x-rtf": "application/rtf",
-    "application/x-zip-compressed": "application/zip",
-    "text/x-csv": "text/csv",
-    "application/csv": "text/csv",
-}
-
 _FAMILIES = {"image": "image", "video": "media", "audio": "media", "text": "text"}
 
 
@@ -135,17 +110,6 @@ class TypeDecision:
 def sniff(head: bytes) -> str:
     """libmagic's MIME type for the first bytes of a file (DICOM needs at least 132 of them)."""
     return normalise(str(magic.from_buffer(head[:SNIFF_BYTES], mime=True)))
-
-
-def normalise(media_type: str | None) -> str:
-    """Lower-case, without parameters, with aliases resolved; "" for nothing."""
-    base = (media_type or "").split(";", 1)[0].strip().lower()
-    return ALIASES.get(base, base)
-
-
-def matches(media_type: str, patterns: Sequence[str]) -> bool:
-    """Does `media_type` match one of the allow-list `patterns` ("video/*", "application/pdf", "*/*")?"""
-    return any(fnmatch.fnmatchcase(media_type, normalise(pattern)) for pattern in patterns)
 
 
 def decide_type(

@@ -1,35 +1,32 @@
 """The JSON API for programs: `GET /api/files/<id>` with `Authorization: Bearer <Genesys user token>`.
 
-It runs the viewer's checks (ferry.access) and answers a fresh presigned URL. In AWS it sits behind API
-Gateway with the Lambda authorizer (authorizer/), which applies the same identity checks in front of it.
+It runs the viewer's use case (ferry.access.opening) and answers a fresh presigned URL. In AWS it sits behind
+API Gateway with the Lambda authorizer (authorizer/), which applies the same identity checks in front of it.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from flask import current_app, jsonify, request
 from werkzeug.wrappers import Response as BaseResponse
 
-from ferry.access import (
-    AccessDenied,
-    AccessUnavailable,
-    Action,
-    Identity,
-    IdentityCache,
-    authorize_attachment,
-    identify,
-    inline_type,
-    presigned_url,
-    served_type,
-)
-from ferry.db import utcnow
-from ferry.models import AttachmentStatus, AuditOutcome
+from ferry.access.audit import Action
+from ferry.access.identity import Identity, IdentityCache, identify
+from ferry.access.opening import Disposition, Granted, Refusal, Refused, open_attachment_with_token
+from ferry.access.serving import served_type
+from ferry.links import API_PREFIX, FILE_RULE
+from ferry.models import Attachment, AttachmentStatus
 from viewer.blueprint import bp
-from viewer.web import audit, services
+from viewer.web import requester, services
 
 CACHE_EXTENSION = "viewer.identity_cache"
+# What each refusal answers: a program learns no more than a browser would.
+REFUSALS = {
+    Refusal.UNIDENTIFIED: (403, "forbidden"),
+    Refusal.NOT_FOUND: (404, "not_found"),  # missing and forbidden look the same from outside
+    Refusal.UNAVAILABLE: (503, "unavailable"),
+}
 
 
 def _json(status: int, body: dict[str, Any], **headers: str) -> BaseResponse:
@@ -59,51 +56,9 @@ def _identify(token: str) -> Identity:
     return _cache().identify(token, lambda t: identify(svc.genesys, t, svc.settings))
 
 
-@bp.get("/api/files/<attachment_id>")
-def api_file(attachment_id: str) -> BaseResponse:
-    """Metadata and a fresh URL for one attachment (`?disposition=inline` for an inline URL)."""
-    svc = services()
-    token = bearer_token()
-    if token is None:
-        return _json(401, {"error": "unauthorized"}, **{"WWW-Authenticate": 'Bearer realm="ferry"'})
-    try:
-        identity = _identify(token)
-    except AccessDenied as denied:
-        audit(
-            Action.API,
-            AuditOutcome.DENIED,
-            attachment_id=attachment_id,
-            reason=str(denied.reason),
-            user_id=denied.user_id,
-            user_name=denied.user_name,
-        )
-        return _json(403, {"error": "forbidden"})
-    except AccessUnavailable as exc:
-        audit(Action.API, AuditOutcome.ERROR, attachment_id=attachment_id, reason=str(exc.reason))
-        return _json(503, {"error": "unavailable"}, **{"Retry-After": "5"})
-    try:
-        attachment = authorize_attachment(svc.db, svc.genesys, identity, attachment_id, svc.settings)
-    except AccessDenied as denied:
-        # Missing and forbidden look the same from outside.
-        audit(
-            Action.API,
-            AuditOutcome.DENIED,
-            identity=identity,
-            attachment_id=attachment_id,
-            reason=str(denied.reason),
-        )
-        return _json(404, {"error": "not_found"})
-    except AccessUnavailable as exc:
-        audit(
-            Action.API,
-            AuditOutcome.ERROR,
-            identity=identity,
-            attachment_id=attachment_id,
-            reason=str(exc.reason),
-        )
-        return _json(503, {"error": "unavailable"}, **{"Retry-After": "5"})
-
-    body: dict[str, Any] = {
+def metadata(attachment: Attachment) -> dict[str, Any]:
+    """What the API tells about an attachment it may name."""
+    return {
         "id": attachment.id,
         "filename": attachment.filename,
         "contentType": served_type(attachment),
@@ -112,40 +67,37 @@ def api_file(attachment_id: str) -> BaseResponse:
         "status": str(attachment.status),
         "conversationId": attachment.conversation_id,
     }
+
+
+def answer(outcome: Granted | Refused) -> BaseResponse:
+    """The JSON answer for the use case's outcome."""
+    if isinstance(outcome, Granted):
+        expires = outcome.expires_at.isoformat().replace("+00:00", "Z") if outcome.expires_at else None
+        body = {**metadata(outcome.attachment), "url": outcome.url, "urlExpiresAt": expires}
+        return _json(200, {**body, "disposition": str(outcome.disposition)})
+    if outcome.refusal is Refusal.NOT_SERVABLE and outcome.attachment is not None:
+        pending = AttachmentStatus(outcome.attachment.status).is_pending
+        return _json(
+            409, {**metadata(outcome.attachment), "error": "pending" if pending else "not_available"}
+        )
+    status, error = REFUSALS[outcome.refusal]
+    return _json(status, {"error": error}, **({"Retry-After": "5"} if status == 503 else {}))
+
+
+@bp.get(API_PREFIX + FILE_RULE)
+def api_file(attachment_id: str) -> BaseResponse:
+    """Metadata and a fresh URL for one attachment (`?disposition=inline` for an inline URL)."""
+    token = bearer_token()
+    if token is None:
+        return _json(401, {"error": "unauthorized"}, **{"WWW-Authenticate": 'Bearer realm="ferry"'})
     inline = request.args.get("disposition") == "inline"
-    seconds = svc.settings.viewer_url_seconds
-    try:
-        body["url"] = presigned_url(svc.storage, attachment, inline=inline, seconds=seconds)
-    except AccessDenied as denied:
-        audit(
-            Action.API,
-            AuditOutcome.DENIED,
-            identity=identity,
-            attachment_id=attachment.id,
-            reason=f"{denied.reason}: {denied.detail}",
-        )
-        pending = attachment.status in (
-            AttachmentStatus.CREATED,
-            AttachmentStatus.UPLOADED,
-            AttachmentStatus.SCANNING,
-        )
-        return _json(409, {**body, "error": "pending" if pending else "not_available"})
-    except AccessUnavailable as exc:
-        audit(
-            Action.API,
-            AuditOutcome.ERROR,
-            identity=identity,
-            attachment_id=attachment.id,
-            reason=str(exc.reason),
-        )
-        return _json(503, {"error": "unavailable"}, **{"Retry-After": "5"})
-    body["urlExpiresAt"] = (utcnow() + timedelta(seconds=seconds)).isoformat().replace("+00:00", "Z")
-    body["disposition"] = "inline" if inline and inline_type(attachment) else "attachment"
-    audit(
-        Action.API,
-        AuditOutcome.ALLOWED,
-        identity=identity,
-        attachment_id=attachment.id,
-        reason=body["disposition"],
+    outcome = open_attachment_with_token(
+        services(),
+        token,
+        _identify,
+        attachment_id,
+        action=Action.API,
+        requester=requester(),
+        serve=Disposition.INLINE if inline else Disposition.ATTACHMENT,
     )
-    return _json(200, body)
+    return answer(outcome)

@@ -1,7 +1,6 @@
-"""Genesys Cloud login for agents: authorization code with PKCE (S256) and state, through Authlib.
+"""Finishing a Genesys Cloud login (the callback), logging out, and the pages about the signed-in user.
 
-The page to return to is kept with the state in the signed Flask session (never in the URL Genesys sees)
-and is re-validated as one of our local pages, so a login can never redirect anywhere else.
+Starting a login lives in viewer.login, which every signed-in page (viewer.web) shares.
 """
 
 from __future__ import annotations
@@ -10,77 +9,17 @@ from typing import Any
 
 import requests
 from authlib.integrations.base_client.errors import MismatchingStateError, OAuthError  # type: ignore[import-untyped]
-from authlib.integrations.flask_client import OAuth  # type: ignore[import-untyped]
-from flask import Flask, current_app, redirect, render_template, request, session, url_for
+from flask import redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from ferry.access import AccessDenied, AccessUnavailable, Action, Reason, identify
+from ferry.access.audit import Action
+from ferry.access.identity import identify
+from ferry.access.refusals import AccessDenied, AccessUnavailable, Reason
 from ferry.models import AuditOutcome
 from viewer import sessions
 from viewer.blueprint import bp
-from viewer.web import (
-    audit,
-    current_viewer,
-    message,
-    return_path,
-    services,
-    settings,
-    signed_in,
-    unavailable,
-)
-
-CLIENT_NAME = "genesys"
-OAUTH_EXTENSION = "viewer.oauth"
-
-
-@bp.record_once
-def _setup(state: Any) -> None:
-    """Register the Genesys OAuth client for this app (one registry per app: tests build many apps)."""
-    app: Flask = state.app
-    cfg = app.extensions["ferry"].settings
-    oauth = OAuth(app)
-    oauth.register(
-        CLIENT_NAME,
-        client_id=cfg.genesys_oauth_client_id,
-        client_secret=cfg.genesys_oauth_client_secret,
-        authorize_url=f"{cfg.genesys_login_base_url}/oauth/authorize",
-        access_token_url=f"{cfg.genesys_login_base_url}/oauth/token",
-        client_kwargs={
-            "code_challenge_method": "S256",
-            "token_endpoint_auth_method": "client_secret_basic",
-            "timeout": cfg.genesys_timeout_seconds,
-        },
-    )
-    app.extensions[OAUTH_EXTENSION] = oauth
-    if cfg.viewer_cookie_samesite == "None":
-        # Logging in inside a frame needs the login state cookie to travel in that frame too.
-        app.config.update(
-            SESSION_COOKIE_SAMESITE="None",
-            SESSION_COOKIE_SECURE=True,
-            SESSION_COOKIE_PARTITIONED=cfg.viewer_cookie_partitioned,
-        )
-
-
-def _client() -> Any:
-    return current_app.extensions[OAUTH_EXTENSION].create_client(CLIENT_NAME)
-
-
-def redirect_uri() -> str:
-    return f"{settings().public_base_url}/auth/callback"
-
-
-def begin_login(next_path: str) -> BaseResponse:
-    """Redirect to Genesys's authorize page; the return page is stored beside the state and verifier."""
-    client = _client()
-    uri = redirect_uri()
-    authorization = client.create_authorization_url(uri)
-    client.save_authorize_data(
-        redirect_uri=uri,
-        state=authorization["state"],
-        code_verifier=authorization["code_verifier"],
-        next=return_path(next_path),
-    )
-    return redirect(authorization["url"])
+from viewer.login import CALLBACK_PATH, begin_login, oauth_client, return_path
+from viewer.web import audit, current_viewer, message, services, signed_in, unavailable
 
 
 @bp.get("/login")
@@ -89,10 +28,10 @@ def login() -> BaseResponse:
     return begin_login(return_path(request.args.get("next")))
 
 
-@bp.get("/auth/callback")
+@bp.get(CALLBACK_PATH)
 def callback() -> Any:
     """Finish the login: check state, exchange the code, check the user, start a session."""
-    client = _client()
+    client = oauth_client()
     state = request.args.get("state", "")
     saved = client.framework.get_state_data(session, state) if state else None
     if not saved:

@@ -1,5 +1,6 @@
 """The viewer's pages: one attachment (with its preview and download), a conversation's attachments,
-the QA list and the access audit. Every route runs the checks of ferry.access and leaves an audit row."""
+the QA list and the access audit. Every route runs the checks of ferry.access and leaves an audit row; the
+attachment routes map the outcome of `ferry.access.opening.open_attachment` to a page or a redirect."""
 
 from __future__ import annotations
 
@@ -10,22 +11,15 @@ from typing import Any
 from flask import Response, redirect, render_template, request, stream_with_context
 from sqlalchemy import select
 
-from ferry.access import (
-    DICOM_TYPES,
-    Access,
-    AccessDenied,
-    AccessUnavailable,
-    Action,
-    Reason,
-    authorize_conversation,
-    decide_attachment,
-    inline_type,
-    parse_id,
-    presigned_url,
-    read_head,
-    served_type,
-)
+from ferry.access.audit import Action
+from ferry.access.grants import authorize_conversation, parse_id
+from ferry.access.identity import Access
+from ferry.access.opening import Disposition, Granted, Refusal, Refused, open_attachment
+from ferry.access.refusals import AccessDenied, AccessUnavailable, Reason
+from ferry.access.serving import DICOM_TYPES, inline_type, read_head, served_type
+from ferry.links import FILE_RULE, FILES_PATH
 from ferry.models import Attachment, AttachmentStatus, AuditOutcome, Chat
+from ferry.sizes import human_size
 from viewer import dicom, listing
 from viewer.blueprint import bp
 from viewer.sessions import Viewer
@@ -34,15 +28,16 @@ from viewer.web import (
     audit,
     loaded_attachment,
     message,
-    not_found,
+    not_available,
+    requester,
     services,
     signed_in,
+    try_again,
     unavailable,
 )
 
 log = logging.getLogger("viewer")
 
-PENDING = (AttachmentStatus.CREATED, AttachmentStatus.UPLOADED, AttachmentStatus.SCANNING)
 PENDING_REFRESH_SECONDS = 5
 STATUS_TEXT = {
     AttachmentStatus.CREATED: "The customer is still uploading this file.",
@@ -58,15 +53,34 @@ STATUS_TEXT = {
 }
 
 
-def _authorized(viewer: Viewer, raw_id: str, action: Action) -> Attachment | ViewResult:
-    svc = services()
-    try:
-        found = loaded_attachment(viewer, parse_id(raw_id))
-        return decide_attachment(svc.db, svc.genesys, viewer.identity, found, svc.settings)
-    except AccessDenied as denied:
-        return not_found(action, denied.reason, identity=viewer.identity, attachment_id=raw_id)
-    except AccessUnavailable as exc:
-        return unavailable(action, exc, viewer.identity, attachment_id=raw_id)
+def _open(viewer: Viewer, raw_id: str, action: Action, serve: Disposition | None) -> Granted | Refused:
+    """The use case, with the attachment and grant read with the session when they were."""
+    return open_attachment(
+        services(),
+        viewer.identity,
+        raw_id,
+        action=action,
+        requester=requester(),
+        serve=serve,
+        load=lambda attachment_id: loaded_attachment(viewer, attachment_id),
+    )
+
+
+def _refusal_page(refused: Refused) -> tuple[str, int]:
+    """The page for a refused request: the same for missing and forbidden, so nobody learns what exists."""
+    if refused.refusal is Refusal.UNAVAILABLE:
+        return try_again()
+    if refused.refusal is Refusal.NOT_SERVABLE and refused.attachment is not None:
+        status = AttachmentStatus(refused.attachment.status)
+        text = (
+            STATUS_TEXT.get(status, "")
+            if refused.reason == Reason.NOT_CLEAN
+            else "This file is being checked."
+        )
+        return message(
+            409, "Not available", text, refresh=PENDING_REFRESH_SECONDS if status.is_pending else None
+        )
+    return not_available()
 
 
 def preview_kind(attachment: Attachment) -> str:
@@ -79,14 +93,14 @@ def preview_kind(attachment: Attachment) -> str:
     return shown.split("/", 1)[0]
 
 
-@bp.get("/files/<attachment_id>")
+@bp.get(FILE_RULE)
 @signed_in(Action.VIEW)
 def file_page(viewer: Viewer, attachment_id: str) -> ViewResult:
     """The stable link in the conversation: what the file is, its scan verdict, a preview, a download."""
-    found = _authorized(viewer, attachment_id, Action.VIEW)
-    if not isinstance(found, Attachment):
-        return found
-    attachment = found
+    opened = _open(viewer, attachment_id, Action.VIEW, None)
+    if isinstance(opened, Refused):
+        return _refusal_page(opened)
+    attachment = opened.attachment
     status = AttachmentStatus(attachment.status)
     kind = preview_kind(attachment) if status == AttachmentStatus.CLEAN else "none"
     metadata = None
@@ -100,7 +114,6 @@ def file_page(viewer: Viewer, attachment_id: str) -> ViewResult:
             )
     with services().db.session() as session:
         chat = session.get(Chat, attachment.chat_id)
-    audit(Action.VIEW, AuditOutcome.ALLOWED, identity=viewer.identity, attachment_id=attachment.id)
     return render_template(
         "viewer/file.html",
         attachment=attachment,
@@ -110,53 +123,30 @@ def file_page(viewer: Viewer, attachment_id: str) -> ViewResult:
         kind=kind,
         served_type=served_type(attachment),
         dicom=metadata,
-        refresh=PENDING_REFRESH_SECONDS if status in PENDING else None,
+        refresh=PENDING_REFRESH_SECONDS if status.is_pending else None,
     )
 
 
-def _redirect_to_object(viewer: Viewer, attachment_id: str, action: Action, *, inline: bool) -> Any:
-    found = _authorized(viewer, attachment_id, action)
-    if not isinstance(found, Attachment):
-        return found
-    svc = services()
-    try:
-        url = presigned_url(svc.storage, found, inline=inline, seconds=svc.settings.viewer_url_seconds)
-    except AccessDenied as denied:
-        audit(
-            action,
-            AuditOutcome.DENIED,
-            identity=viewer.identity,
-            attachment_id=found.id,
-            reason=f"{denied.reason}: {denied.detail}",
-        )
-        status = AttachmentStatus(found.status)
-        text = (
-            STATUS_TEXT.get(status, "")
-            if denied.reason == Reason.NOT_CLEAN
-            else "This file is being checked."
-        )
-        return message(
-            409, "Not available", text, refresh=PENDING_REFRESH_SECONDS if status in PENDING else None
-        )
-    except AccessUnavailable as exc:
-        return unavailable(action, exc, viewer.identity, attachment_id=found.id)
-    audit(action, AuditOutcome.ALLOWED, identity=viewer.identity, attachment_id=found.id)
+def _redirect_to_object(viewer: Viewer, attachment_id: str, action: Action, serve: Disposition) -> Any:
+    opened = _open(viewer, attachment_id, action, serve)
+    if isinstance(opened, Refused):
+        return _refusal_page(opened)
     # Made for this click and never put in a page: the browser follows it at once (media seek with Range).
-    return redirect(url, code=302)
+    return redirect(str(opened.url), code=302)
 
 
-@bp.get("/files/<attachment_id>/content")
+@bp.get(f"{FILE_RULE}/content")
 @signed_in(Action.PREVIEW)
 def file_content(viewer: Viewer, attachment_id: str) -> Any:
     """302 to a fresh inline presigned URL (the src of the page's player, image or PDF frame)."""
-    return _redirect_to_object(viewer, attachment_id, Action.PREVIEW, inline=True)
+    return _redirect_to_object(viewer, attachment_id, Action.PREVIEW, Disposition.INLINE)
 
 
-@bp.get("/files/<attachment_id>/download")
+@bp.get(f"{FILE_RULE}/download")
 @signed_in(Action.DOWNLOAD)
 def file_download(viewer: Viewer, attachment_id: str) -> Any:
     """302 to a fresh presigned URL that downloads under the original name."""
-    return _redirect_to_object(viewer, attachment_id, Action.DOWNLOAD, inline=False)
+    return _redirect_to_object(viewer, attachment_id, Action.DOWNLOAD, Disposition.ATTACHMENT)
 
 
 @bp.get("/conversations/<conversation_id>")
@@ -209,7 +199,7 @@ def conversation(viewer: Viewer, conversation_id: str) -> ViewResult:
     )
 
 
-@bp.get("/files")
+@bp.get(FILES_PATH)
 @signed_in(Action.LIST, Access.REVIEWER)
 def files(viewer: Viewer) -> ViewResult:
     """QA browsing: every attachment, searchable, sortable and paged."""
@@ -273,15 +263,7 @@ def audit_export(viewer: Viewer) -> Response:
 
 @bp.app_template_filter("viewer_size")
 def _size(value: int | None) -> str:
-    """Bytes for people: 1.5 GB, 300 KB."""
-    if value is None:
-        return "—"
-    size = float(value)
-    for unit in ("bytes", "KB", "MB", "GB", "TB"):
-        if size < 1000 or unit == "TB":
-            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
-        size /= 1000
-    return f"{value} bytes"
+    return human_size(value) if value is not None else "—"
 
 
 @bp.app_template_filter("viewer_time")

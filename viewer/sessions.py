@@ -19,18 +19,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Select, bindparam, select, update
 from werkzeug.wrappers import Response
 
-from ferry.access import (
-    ATTACHMENT_AND_GRANT_COLUMNS,
-    AccessDenied,
-    Identity,
-    Loaded,
-    Reason,
-    access_for_roles,
-    identify,
-    loaded_from,
-    token_digest,
-    with_grant,
-)
+from ferry.access.grants import ATTACHMENT_AND_GRANT_COLUMNS, Loaded, loaded_from, with_grant
+from ferry.access.identity import Identity, access_for_roles, identify, token_digest
+from ferry.access.refusals import AccessDenied, Reason
 from ferry.config import Settings
 from ferry.db import Database, columns_of, detached, table_of, utcnow
 from ferry.models import Attachment, ViewerSession
@@ -150,7 +141,7 @@ def find(db: Database, cookie: str | None, settings: Settings) -> ViewerSession 
 def find_with_attachment(
     db: Database, cookie: str | None, attachment_id: str
 ) -> tuple[ViewerSession, Loaded] | None:
-    """`find`, and the attachment with the session user's grant (see ferry.access.loaded_from)."""
+    """`find`, and the attachment with the session user's grant (see ferry.access.grants.loaded_from)."""
     found = _find(db, cookie, _SESSION_AND_ATTACHMENT, {"attachment_id": attachment_id})
     if found is None:
         return None

@@ -2,40 +2,26 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from flask import Response, g, render_template, request
 from werkzeug.wrappers import Response as BaseResponse
 
-from ferry.access import (
-    Access,
-    AccessDenied,
-    AccessUnavailable,
-    Action,
-    Identity,
-    Loaded,
-    Reason,
-    load_attachment,
-    parse_id,
-    record,
-)
+from ferry.access.audit import Action, Requester, record
+from ferry.access.grants import Loaded, load_attachment, parse_id
+from ferry.access.identity import Access, Identity
+from ferry.access.refusals import AccessDenied, AccessUnavailable, Reason
 from ferry.config import Settings
 from ferry.models import AuditOutcome
 from ferry.services import Services, get_services
 from viewer import sessions
 from viewer.blueprint import bp
+from viewer.login import begin_login, return_path
 
 ViewResult = BaseResponse | str | tuple[str, int]
 F = TypeVar("F", bound=Callable[..., Any])
-
-# The local pages a login may return to (with their query string); everything else goes to /me.
-RETURN_PATHS = re.compile(
-    r"^/(files(/[0-9a-f-]{36}(/(content|download))?)?|conversations/[A-Za-z0-9-]{1,64}|audit|me|auth/done)$"
-)
 
 
 def services() -> Services:
@@ -46,9 +32,9 @@ def settings() -> Settings:
     return get_services().settings
 
 
-def requester() -> dict[str, str | None]:
-    """Who is asking, as the audit log records it."""
-    return {"ip": request.remote_addr, "user_agent": request.headers.get("User-Agent")}
+def requester() -> Requester:
+    """Where this request came from, as the audit log records it."""
+    return Requester(ip=request.remote_addr, user_agent=request.headers.get("User-Agent"))
 
 
 def audit(
@@ -70,7 +56,7 @@ def audit(
         reason=reason,
         user_id=user_id,
         user_name=user_name,
-        **requester(),
+        requester=requester(),
     )
 
 
@@ -79,12 +65,14 @@ def message(status: int, title: str, text: str, *, refresh: int | None = None) -
     return render_template("viewer/message.html", title=title, text=text, refresh=refresh), status
 
 
-def not_found(
-    action: Action, reason: Reason, *, identity: Identity | None = None, attachment_id: str | None = None
-) -> tuple[str, int]:
-    """Refuse with the answer a missing attachment gets, so nobody learns what exists."""
-    audit(action, AuditOutcome.DENIED, identity=identity, attachment_id=attachment_id, reason=str(reason))
+def not_available() -> tuple[str, int]:
+    """The answer a missing attachment gets, and so a forbidden one too: nobody learns what exists."""
     return message(404, "Not available", "This attachment does not exist or is not available to you.")
+
+
+def try_again() -> tuple[str, int]:
+    """The answer when Genesys or S3 cannot be asked: fail closed."""
+    return message(503, "Try again shortly", "Ferry cannot check your access right now. Please try again.")
 
 
 def forbidden(
@@ -99,7 +87,7 @@ def unavailable(
 ) -> tuple[str, int]:
     """Fail closed when Genesys or S3 cannot be asked; the audit row says which."""
     audit(action, AuditOutcome.ERROR, identity=identity, reason=str(exc.reason), **extra)
-    return message(503, "Try again shortly", "Ferry cannot check your access right now. Please try again.")
+    return try_again()
 
 
 def current_viewer(action: Action) -> sessions.Viewer | BaseResponse | tuple[str, int] | None:
@@ -163,8 +151,6 @@ def signed_in(action: Action, needs: Access | None = None, *, embedded: bool = F
     def decorate(view: F) -> F:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            from viewer.auth import begin_login
-
             found = current_viewer(action)
             if found is None:
                 back = return_path(request.full_path)
@@ -180,17 +166,6 @@ def signed_in(action: Action, needs: Access | None = None, *, embedded: bool = F
         return wrapper  # type: ignore[return-value]
 
     return decorate
-
-
-def return_path(candidate: str | None) -> str:
-    """A local page of ours to go back to after login; anything else (other hosts, schemes, odd paths)
-    becomes /me. Only a path and query are ever kept, so no redirect can leave this site."""
-    if not candidate or any(c in candidate for c in "\\\r\n\t") or not candidate.startswith("/"):
-        return "/me"
-    parts = urlsplit(candidate)
-    if parts.scheme or parts.netloc or not RETURN_PATHS.match(parts.path):
-        return "/me"
-    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 def content_security_policy(settings: Settings) -> str:

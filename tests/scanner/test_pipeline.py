@@ -16,7 +16,8 @@ from botocore.exceptions import ClientError
 from sqlalchemy import func, select, update
 
 from ferry import create_app
-from ferry.access import AccessDenied, Reason, presigned_url
+from ferry.access.refusals import AccessDenied, Reason
+from ferry.access.serving import presigned_url
 from ferry.antivirus import ClamdClient
 from ferry.attachments import complete_upload, display_reason, display_state
 from ferry.config import Settings

@@ -14,7 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select, update
 
-from ferry.access import GENESYS_INGEST_URL_SECONDS
+from ferry.access.serving import GENESYS_INGEST_URL_SECONDS
+from ferry.announcement import native_attachment_finisher
 from ferry.antivirus import ClamdClient
 from ferry.attachments import display_state
 from ferry.config import DEV_CLIENT_ID, DEV_CLIENT_SECRET, Settings
@@ -22,11 +23,11 @@ from ferry.db import Database
 from ferry.models import Chat, MessageStatus, OutboxEntry, OutboxState
 from ferry.outbox import OutboxDelivery, RetryPolicy, claim_due
 from ferry.outbox import Outcome as Delivery
+from ferry.sizes import human_size
 from ferry.storage import S3Storage
 from genesys.client import GenesysClient
 from genesys_standin.server import StandinServer
 from genesys_standin.settings import StandinSettings
-from scanner.announce import human_size, native_attachment_finisher
 from scanner.pipeline import ScanPipeline
 from tests.conftest import prepare_bucket
 from tests.scanner.stack import (
@@ -237,7 +238,7 @@ def test_a_clean_record_whose_tag_is_not_clean_gets_no_url(
     pipeline.handle_message(s3_event(f"incoming/{attachment_id}"))
     storage.put_tags(f"incoming/{attachment_id}", {"scan-status": "pending"})  # record and tag disagree
 
-    with caplog.at_level(logging.WARNING, logger="scanner.announce"):
+    with caplog.at_level(logging.WARNING, logger="ferry.announcement"):
         deliver_all(delivery)
 
     payload = the_message(standin, attachment_id)["payload"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ferry.config import DEFAULT_ALLOWED_TYPES
-from scanner.sniff import decide_type, matches, normalise, sniff
+from ferry.mediatypes import matches, normalise
+from scanner.sniff import decide_type, sniff
 
 ALLOWED = DEFAULT_ALLOWED_TYPES
 

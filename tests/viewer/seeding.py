@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from ferry.db import utcnow
 from ferry.models import Attachment, AttachmentStatus, Chat, new_id
+from ferry.objects import ScanTag, object_key
 from ferry.services import Services
 
 
@@ -38,9 +39,9 @@ def add_attachment(
     """A scanned attachment (by default clean, tagged clean, object stored) of a new or given chat."""
     chat = chat or add_chat(services)
     attachment_id = new_id()
-    key = f"{services.settings.s3_incoming_prefix}{attachment_id}"
+    key = object_key(services.settings.s3_incoming_prefix, attachment_id)
     now = utcnow()
-    scanned = status not in (AttachmentStatus.CREATED, AttachmentStatus.UPLOADED, AttachmentStatus.SCANNING)
+    scanned = status.is_final
     attachment = Attachment(
         id=attachment_id,
         chat_id=chat.id,
@@ -64,7 +65,7 @@ def add_attachment(
     with services.db.session() as session:
         session.add(attachment)
     if store:
-        extra = {"Tagging": urlencode({"scan-status": tag})} if tag else {}
+        extra = {"Tagging": urlencode({ScanTag.STATUS: tag})} if tag else {}
         services.storage.client.put_object(
             Bucket=services.storage.bucket, Key=key, Body=content, ContentType=declared_type, **extra
         )

@@ -7,23 +7,19 @@ from typing import Any
 
 import pytest
 
-from ferry import access
-from ferry.access import (
-    MAX_URL_SECONDS,
+from ferry.access import serving
+from ferry.access.grants import parse_id
+from ferry.access.identity import (
     Access,
-    AccessDenied,
-    AccessUnavailable,
     Identity,
     IdentityCache,
-    Reason,
     access_for_roles,
     check_token,
     check_user,
-    parse_id,
-    presigned_url,
-    read_head,
     token_digest,
 )
+from ferry.access.refusals import AccessDenied, AccessUnavailable, Reason
+from ferry.access.serving import MAX_URL_SECONDS, presigned_url, read_head
 from ferry.config import DEV_OAUTH_CLIENT_ID, DEV_ORG_ID, Settings
 from ferry.models import AttachmentStatus
 from ferry.services import Services
@@ -242,7 +238,7 @@ def test_a_clean_tag_is_trusted_briefly_and_then_read_again(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     now = [1000.0]
-    monkeypatch.setattr(access, "_confirmed_clean", access._TagConfirmations(30.0, clock=lambda: now[0]))
+    monkeypatch.setattr(serving, "_confirmed_clean", serving._TagConfirmations(30.0, clock=lambda: now[0]))
     attachment = add_attachment(services)
     assert presigned_url(services.storage, attachment, inline=False, seconds=60)
 

@@ -10,7 +10,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from ferry.access import Action, record
+from ferry.access.audit import Action, Requester, record
 from ferry.db import utcnow
 from ferry.models import AccessAudit, AttachmentStatus, AuditOutcome
 from ferry.services import Services
@@ -158,8 +158,7 @@ def test_the_audit_filters_and_exports_without_formula_injection(
         user_name='=HYPERLINK("http://evil","x")',
         attachment_id="@SUM(1+1)",
         reason="-2+3",
-        ip="10.0.0.1",
-        user_agent="+cmd|' /C calc'!A0",
+        requester=Requester(ip="10.0.0.1", user_agent="+cmd|' /C calc'!A0"),
     )
     login("auditor")
 

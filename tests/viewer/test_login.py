@@ -12,7 +12,7 @@ import requests
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
-from ferry.access import token_digest
+from ferry.access.identity import token_digest
 from ferry.config import DEV_OAUTH_CLIENT_ID, ConfigError, Settings
 from ferry.db import utcnow
 from ferry.models import AccessAudit, AuditOutcome, ViewerSession

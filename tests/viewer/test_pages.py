@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pydicom
@@ -11,7 +12,7 @@ import requests
 from flask.testing import FlaskClient
 from pydicom.dataset import FileDataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from ferry.models import AccessAudit, AttachmentStatus, AuditOutcome
 from ferry.services import Services
@@ -54,7 +55,7 @@ def test_the_page_describes_the_file_and_previews_it_without_any_url(
     for fact in (
         "claim.mp4",
         "video/mp4",
-        "2.0 KB",
+        "2.0 kB",
         attachment.sha256,
         "ClamAV 1.4.6",
         "27000",
@@ -159,6 +160,27 @@ def test_content_redirects_to_a_fresh_inline_url_that_lives_five_minutes(
         ("preview", AuditOutcome.ALLOWED),
         ("preview", AuditOutcome.ALLOWED),
     ]
+
+
+def test_a_click_costs_one_select_and_one_insert(
+    login: Login, client: FlaskClient, services: Services
+) -> None:
+    """The hot path: the session, attachment and grant in one select; the audit row in one insert."""
+    attachment = add_attachment(services)
+    login("reviewer")
+    assert client.get(f"/files/{attachment.id}/download").status_code == 302  # the tag is confirmed clean
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement.split(None, 1)[0].upper())
+
+    event.listen(services.db.engine, "before_cursor_execute", seen)
+    try:
+        assert client.get(f"/files/{attachment.id}/download").status_code == 302
+    finally:
+        event.remove(services.db.engine, "before_cursor_execute", seen)
+
+    assert statements == ["SELECT", "INSERT"]
 
 
 def test_download_keeps_the_original_name_safely_encoded(

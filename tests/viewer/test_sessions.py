@@ -3,7 +3,8 @@ session user's grant in one select, with the same answers as reading them apart.
 
 from __future__ import annotations
 
-from ferry.access import Access, Identity, load_attachment
+from ferry.access.grants import load_attachment
+from ferry.access.identity import Access, Identity
 from ferry.config import DEV_ORG_ID
 from ferry.db import utcnow
 from ferry.models import ConversationGrant

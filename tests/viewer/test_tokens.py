@@ -19,7 +19,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
 import viewer.auth
-from ferry import access
+from ferry.access import identity
 from ferry.db import utcnow
 from ferry.models import AccessAudit, ViewerSession
 from ferry.services import Services
@@ -82,9 +82,9 @@ def issued(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The tokens Genesys issued at login, as the callback received them (before Ferry stored them)."""
     seen: list[str] = []
 
-    def spying(genesys: Any, token: str, settings: Any, **kwargs: Any) -> access.Identity:
+    def spying(genesys: Any, token: str, settings: Any, **kwargs: Any) -> identity.Identity:
         seen.append(token)
-        return access.identify(genesys, token, settings, **kwargs)
+        return identity.identify(genesys, token, settings, **kwargs)
 
     monkeypatch.setattr(viewer.auth, "identify", spying)
     return seen

@@ -1,10 +1,11 @@
-"""What the agent and the customer are told about a scanned file.
+"""What the agent and the customer are told about a scanned file: the text of its one message to Genesys
+(name, size, type, link) and the native attachment that may go with it.
 
 A clean file is announced in the customer's Genesys conversation as an inbound message: text naming the
 file and its stable Ferry link, and, when Genesys can show it natively (a small file of a previewable type),
 a `content[].attachment` whose presigned URL `native_attachment_finisher` mints when the outbox sends the
-message, through the clean-only gate (`ferry.access.presigned_url`). A refused file gets a short notice
-with no link.
+message, through the clean-only gate (`ferry.access.serving.presigned_url`). A refused file gets a short
+notice with no link.
 """
 
 from __future__ import annotations
@@ -12,11 +13,15 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from ferry.access import GENESYS_INGEST_URL_SECONDS, AccessDenied, AccessUnavailable, presigned_url
+from ferry.access.refusals import AccessDenied, AccessUnavailable
+from ferry.access.serving import GENESYS_INGEST_URL_SECONDS, presigned_url, served_type
 from ferry.config import Settings
 from ferry.db import Database
+from ferry.links import file_link
+from ferry.mediatypes import matches
 from ferry.models import Attachment, AttachmentStatus
 from ferry.outbox import Claim, DeliveryDeferred, MessageFinisher
+from ferry.sizes import human_size
 from ferry.storage import ObjectStorage
 from genesys.models import (
     MediaType,
@@ -24,9 +29,8 @@ from genesys.models import (
     OpenInboundMessageContent,
     OpenInboundNormalizedMessage,
 )
-from scanner.sniff import matches, normalise
 
-log = logging.getLogger("scanner.announce")
+log = logging.getLogger("ferry.announcement")
 
 # What the widget and the agent read about a file that was not delivered (never the signature name).
 REFUSALS = {
@@ -42,28 +46,6 @@ def channel_message_id(attachment_id: str, rescan: int = 0) -> str:
     adds one. An operator's rescan (`flask scan retry`) gives the new verdict its own, `rescan` counting the
     verdicts before it, or Genesys would discard the new message as a duplicate of the first."""
     return f"ferry-attachment-{attachment_id}" + (f"-{rescan}" if rescan else "")
-
-
-def file_link(settings: Settings, attachment_id: str) -> str:
-    """The stable Ferry link to a file (the viewer checks who may open it, every time)."""
-    return f"{settings.public_base_url}/files/{attachment_id}"
-
-
-def human_size(size: int) -> str:
-    """A size as people read it, in decimal units like Genesys's limits ("25 MB")."""
-    if size < 1000:
-        return f"{size} byte{'' if size == 1 else 's'}"
-    value, unit = size / 1000, "kB"
-    for bigger in ("MB", "GB", "TB"):
-        if value < 999.5:  # what still prints as three digits
-            break
-        value, unit = value / 1000, bigger
-    return f"{value:.1f} {unit}" if value < 10 else f"{value:.0f} {unit}"
-
-
-def served_type(attachment: Attachment) -> str:
-    """The type the file is treated as: what the scanner decided, else what the customer declared."""
-    return normalise(attachment.sniffed_type or attachment.declared_type) or "application/octet-stream"
 
 
 def announcement_text(settings: Settings, attachment: Attachment) -> str:
