@@ -41,7 +41,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from ferry.announcement import announcement_text, channel_message_id, refusal_text
-from ferry.antivirus import ClamdClient, ClamdError
+from ferry.antivirus import Antivirus, ClamdError
 from ferry.config import Settings
 from ferry.db import Database, utcnow
 from ferry.models import (
@@ -217,7 +217,7 @@ class ScanPipeline:
         settings: Settings,
         db: Database,
         storage: ObjectStorage,
-        clamd: ClamdClient,
+        clamd: Antivirus,
         *,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
