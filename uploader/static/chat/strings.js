@@ -40,16 +40,19 @@ export const STRINGS = {
 
 // -- file uploads ----------------------------------------------------------------------------------
 
-const UNITS = ["bytes", "kB", "MB", "GB", "TB"];
+// The same rule as ferry/sizes.py's human_size (decimal units, as Genesys states its limits), so the
+// customer reads the sizes the agent reads; tests/uploader/test_sizes_js.py holds the two together.
+const UNITS = ["kB", "MB", "GB", "TB"];
 
 export function formatBytes(bytes) {
-  let value = bytes;
+  if (bytes < 1000) return `${bytes} byte${bytes === 1 ? "" : "s"}`;
+  let value = bytes / 1000;
   let unit = 0;
-  while (value >= 1000 && unit < UNITS.length - 1) {
+  while (value >= 999.5 && unit < UNITS.length - 1) {
     value /= 1000;
     unit += 1;
   }
-  return unit === 0 ? `${value} ${UNITS[0]}` : `${value.toFixed(value < 10 ? 1 : 0)} ${UNITS[unit]}`;
+  return `${value.toFixed(value < 10 ? 1 : 0)} ${UNITS[unit]}`;
 }
 
 export function formatDuration(seconds) {
