@@ -124,6 +124,16 @@ def aws(settings: Settings) -> Iterator[None]:
         yield
 
 
+def moto_environ(endpoint: str) -> dict[str, str]:
+    """Settings for S3 and SQS on the moto server at `endpoint` (the development defaults would reach
+    whatever listens on `make run`'s port)."""
+    return {
+        "S3_ENDPOINT_URL": endpoint,
+        "SQS_ENDPOINT_URL": endpoint,
+        "SQS_QUEUE_URL": f"{endpoint}/123456789012/{QUEUE_NAME}",
+    }
+
+
 def prepare_bucket(settings: Settings) -> None:
     storage = S3Storage(
         bucket=settings.s3_bucket, region=settings.aws_region, endpoint_url=settings.s3_endpoint_url

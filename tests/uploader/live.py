@@ -23,7 +23,7 @@ from genesys.webhook import SIGNATURE_HEADER, sign
 from genesys_standin.control_client import StandinControl
 from genesys_standin.server import StandinServer
 from genesys_standin.settings import StandinSettings
-from tests.conftest import base_environ, free_port
+from tests.conftest import base_environ, free_port, moto_environ, prepare_bucket
 from tests.serving import LiveServer
 
 # Short waits everywhere, so that a test with faults still takes seconds.
@@ -175,11 +175,13 @@ class LiveStack:
 def live_stack(
     database_url: str,
     tmp_path: Path,
+    moto: str,
     env: Mapping[str, str] | None = None,
     standin_settings: StandinSettings | None = None,
     worker: bool = True,
 ) -> Iterator[LiveStack]:
-    """Start the stand-in, Ferry (werkzeug, threaded, free port) and the worker; stop them all after."""
+    """Start the stand-in, Ferry (werkzeug, threaded, free port, S3 and SQS on the `moto` server) and the
+    worker; stop them all after."""
     standin = StandinServer(
         standin_settings
         or StandinSettings(
@@ -199,10 +201,12 @@ def live_stack(
             "GENESYS_INTEGRATION_ID": integration_id,
             "CHAT_RATE_PER_CHAT": "1000",
             "CHAT_RATE_PER_IP": "1000",
+            **moto_environ(moto),
             **FAST,
             **(env or {}),
         }
         settings = Settings.from_env(environ)
+        prepare_bucket(settings)
         with LiveServer(create_app(settings), port):
             stack = LiveStack(url, settings, standin, agent_id, Services(settings))
             try:

@@ -288,9 +288,10 @@ def site_port() -> int:
 
 
 @pytest.fixture
-def embed_stack(database_url: str, tmp_path: Path, site_port: int) -> Iterator[LiveStack]:
+def embed_stack(database_url: str, tmp_path: Path, moto_reset: str, site_port: int) -> Iterator[LiveStack]:
     """A live stack that lets http://localhost:<site_port> (another site) embed the widget."""
-    with live_stack(database_url, tmp_path, env={"WIDGET_ORIGINS": f"http://localhost:{site_port}"}) as live:
+    origins = {"WIDGET_ORIGINS": f"http://localhost:{site_port}"}
+    with live_stack(database_url, tmp_path, moto_reset, env=origins) as live:
         yield live
 
 

@@ -8,7 +8,7 @@ from flask import Flask
 
 from ferry import create_app
 from ferry.config import Settings
-from tests.conftest import REGION, base_environ, free_port, prepare_bucket
+from tests.conftest import REGION, base_environ, free_port, moto_environ, prepare_bucket
 from tests.serving import LiveServer
 from tests.viewer.world import World
 
@@ -18,9 +18,7 @@ def live_settings(database_url: str, tmp_path: Path, moto: str, world: World, po
         {
             **base_environ(database_url, tmp_path),
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-            "S3_ENDPOINT_URL": moto,
-            "SQS_ENDPOINT_URL": moto,
-            "SQS_QUEUE_URL": f"{moto}/123456789012/ferry-live",
+            **moto_environ(moto),
             "AWS_REGION": REGION,
             "GENESYS_API_BASE_URL": world.base_url,
             "GENESYS_LOGIN_BASE_URL": world.base_url,
