@@ -214,8 +214,10 @@ def live_stack(
                     stack.start_worker()
                 yield stack
             finally:
-                stack.stop_worker()
-                stack.services.close()
+                try:
+                    stack.stop_worker()
+                finally:
+                    stack.services.close()
     finally:
         standin.stop()
 
