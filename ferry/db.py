@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -10,6 +11,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, DateTime, Engine, Label, Table, create_engine, event, inspect, text
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 from sqlalchemy.types import TypeDecorator
 
 
@@ -106,7 +108,20 @@ class Database:
         return self.engine.dialect.name == "sqlite"
 
     def dispose(self) -> None:
-        """Close pooled connections (after a fork, and at shutdown)."""
+        """Close pooled connections (after a fork, and at shutdown).
+
+        A connection still checked out is not closed: it is left to the garbage collector, which
+        complains at some later, unrelated moment. So say so here, where the cause is: whatever
+        still uses the database (a request, a stream, a worker thread) should have ended first.
+        """
+        pool = self.engine.pool
+        busy = pool.checkedout() if isinstance(pool, QueuePool) else 0
+        if busy:
+            warnings.warn(
+                f"{busy} database connection(s) still in use when the engine is disposed: they stay open",
+                ResourceWarning,
+                stacklevel=2,
+            )
         self.engine.dispose()
 
 

@@ -10,7 +10,7 @@ packages=(clamav clamav-daemon libmagic1)
 if [ "$purpose" = "lint" ]; then
   packages=()
 elif [ "$purpose" = "test" ]; then
-  packages+=(chromium chromium-driver postgresql)
+  packages+=(chromium chromium-driver postgresql clamav-freshclam openssl)
 fi
 
 missing=()

@@ -124,6 +124,16 @@ def aws(settings: Settings) -> Iterator[None]:
         yield
 
 
+def moto_environ(endpoint: str) -> dict[str, str]:
+    """Settings for S3 and SQS on the moto server at `endpoint` (the development defaults would reach
+    whatever listens on `make run`'s port)."""
+    return {
+        "S3_ENDPOINT_URL": endpoint,
+        "SQS_ENDPOINT_URL": endpoint,
+        "SQS_QUEUE_URL": f"{endpoint}/123456789012/{QUEUE_NAME}",
+    }
+
+
 def prepare_bucket(settings: Settings) -> None:
     storage = S3Storage(
         bucket=settings.s3_bucket, region=settings.aws_region, endpoint_url=settings.s3_endpoint_url
@@ -193,9 +203,7 @@ def s3_client(endpoint: str | None = None) -> object:
 
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[Any]:
-    """Headless Chromium (Debian's), shared by the session."""
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"browser tests need Chromium at {CHROMIUM} (apt-get install chromium)")
+    """Headless Chromium (Debian's, which make test's bootstrap installs), shared by the session."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -210,8 +218,6 @@ def chromium() -> Iterator[Any]:
 def start_test_clamd(
     tmp_path_factory: pytest.TempPathFactory, name: str, **kwargs: object
 ) -> Iterator[ClamdProcess]:
-    if not shutil.which("clamd") and not Path("/usr/sbin/clamd").exists():
-        pytest.skip("clamd is not installed (Debian packages clamav, clamav-daemon)")
     run_dir = tmp_path_factory.mktemp(name)
     # Always Ferry's test signatures, whatever is in /var/lib/clamav: the tests expect their names.
     process = ensure_clamd(run_dir, database_dir=TEST_SIGNATURES, tcp_port=free_port(), **kwargs)  # type: ignore[arg-type]

@@ -1,4 +1,5 @@
-"""The schema: migrations apply on SQLite and PostgreSQL, timestamps are UTC, the audit log is append-only."""
+"""The schema: migrations apply on SQLite and PostgreSQL, timestamps are UTC, the audit log is append-only;
+the engine says when it is disposed with connections still in use."""
 
 from __future__ import annotations
 
@@ -108,3 +109,17 @@ def test_migrations_match_the_models(database_url: str) -> None:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     database.dispose()
     assert differences == [], "a model changed without a migration (flask db revision -m ...)"
+
+
+def test_disposing_while_a_connection_is_in_use_says_so(database_url: str) -> None:
+    database = Database(database_url)
+    in_use = database.engine.connect()
+    try:
+        with pytest.warns(ResourceWarning, match="1 database connection"):
+            database.dispose()
+    finally:
+        in_use.invalidate()  # closes it for real: returned to the disposed pool, it would stay open
+        in_use.close()
+    with database.session() as session:
+        session.execute(text("SELECT 1"))
+    database.dispose()  # none in use: no warning (the suite turns warnings into errors)

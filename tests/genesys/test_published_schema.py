@@ -1,26 +1,22 @@
 """Every model's field names, types, required fields and enums match the published Genesys swagger.
 
-The swagger cut lives beside the project in ../shared/genesys/openapi-subset.json (reference data, not
-shipped); without it these tests skip and say so.
+The swagger cut is test data: tests/genesys/data/openapi-subset.json (its SOURCE.md says how it was cut).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import types
 import typing
 from datetime import datetime
 from enum import Enum
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from genesys import models
 from genesys.models import GenesysModel
-
-SCHEMA_PATH = Path(__file__).resolve().parents[2].parent / "shared" / "genesys" / "openapi-subset.json"
+from tests.genesys.published import published_definitions
 
 # Model → the published definition(s) it is. The webhook body has no single published definition: it is
 # an OpenNormalizedMessage (text, receipt), an OpenEventNormalizedMessage (event), with the
@@ -96,12 +92,7 @@ REQUESTS = {
 
 @pytest.fixture(scope="module")
 def definitions() -> dict[str, Any]:
-    if not SCHEMA_PATH.exists():
-        pytest.skip(
-            f"the published Genesys schema is not at {SCHEMA_PATH} (reference data beside the project)"
-        )
-    result: dict[str, Any] = json.loads(SCHEMA_PATH.read_text())["definitions"]
-    return result
+    return published_definitions()
 
 
 def json_fields(model: type[GenesysModel]) -> dict[str, dataclasses.Field[Any]]:

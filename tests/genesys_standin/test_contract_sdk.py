@@ -4,7 +4,7 @@
    (the SDK derives the login host from the API host; for a host without `api.` it keeps the same host),
    an inbound open message, users/me with a user token, and a Genesys error turned into the SDK's exception.
 2. The stand-in's JSON answers and webhook payloads validated against the published swagger definitions
-   (../shared/genesys/openapi-subset.json), with unknown properties refused too.
+   (tests/genesys/data/openapi-subset.json), with unknown properties refused too.
 3. The hand-written request schemas of the stand-in compared with the published definitions.
 """
 
@@ -15,19 +15,15 @@ import copy
 import dataclasses
 import datetime
 import json
-from pathlib import Path
 from typing import Any
 
 import jsonschema
+import PureCloudPlatformClientV2 as gc
 import pytest
 
 from genesys_standin import schemas
+from tests.genesys.published import published_definitions
 from tests.genesys_standin.conftest import FAST, LocalHttp, Standin, message_body, wait_until
-
-gc = pytest.importorskip("PureCloudPlatformClientV2", reason="the official Genesys SDK is not installed")
-
-SUBSET = Path(__file__).resolve().parents[2].parent / "shared" / "genesys" / "openapi-subset.json"
-
 
 # -- 1. the official SDK --------------------------------------------------------------------------------
 
@@ -89,12 +85,7 @@ def test_the_official_sdk_works_against_the_standin(standin: Standin, local_http
 
 @pytest.fixture(scope="module")
 def definitions() -> dict[str, Any]:
-    if not SUBSET.is_file():
-        pytest.skip(
-            f"the published Genesys schema is not available at {SUBSET} (reference data outside the project)"
-        )
-    loaded: dict[str, Any] = json.loads(SUBSET.read_text(encoding="utf-8"))["definitions"]
-    return loaded
+    return published_definitions()
 
 
 def closed(definitions: dict[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import shutil
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,9 +26,6 @@ from scanner.signature_updater import (
 )
 
 BUCKET = "ferry-test-signatures"
-needs_freshclam = pytest.mark.skipif(
-    shutil.which("freshclam") is None, reason="freshclam is not installed (scripts/bootstrap.sh installs it)"
-)
 MIRROR = MirrorLocation(bucket=BUCKET, prefix="clamav/")
 
 
@@ -180,7 +176,6 @@ def rate_limiting_mirror() -> Iterator[tuple[str, list[str]]]:
         thread.join(timeout=10)
 
 
-@needs_freshclam
 def test_a_cdn_cool_down_outlives_the_sandbox_that_met_it(
     s3: Any, tmp_path: Path, rate_limiting_mirror: tuple[str, list[str]]
 ) -> None:
@@ -204,7 +199,6 @@ def test_a_cdn_cool_down_outlives_the_sandbox_that_met_it(
     assert STATE_FILE in report.fetched_from_mirror.copied
 
 
-@needs_freshclam
 def test_lambda_handler_reads_the_mirror_from_its_event(
     s3: Any, tmp_path: Path, rate_limiting_mirror: tuple[str, list[str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:

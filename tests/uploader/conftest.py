@@ -54,9 +54,9 @@ def start_chat(client: FlaskClient, **details: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def stack(database_url: str, tmp_path: Path) -> Iterator[LiveStack]:
+def stack(database_url: str, tmp_path: Path, moto_reset: str) -> Iterator[LiveStack]:
     """The stand-in, Ferry over HTTP and the outbox worker."""
-    with live_stack(database_url, tmp_path) as live:
+    with live_stack(database_url, tmp_path, moto_reset) as live:
         yield live
 
 

@@ -4,16 +4,14 @@ worker's loops in threads, wired together like `make run` wires the processes.""
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import requests
-from werkzeug.serving import make_server
 
 from ferry import create_app
 from ferry.config import DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_WEBHOOK_SECRET, Settings
@@ -25,7 +23,8 @@ from genesys.webhook import SIGNATURE_HEADER, sign
 from genesys_standin.control_client import StandinControl
 from genesys_standin.server import StandinServer
 from genesys_standin.settings import StandinSettings
-from tests.conftest import base_environ, free_port
+from tests.conftest import base_environ, free_port, moto_environ, prepare_bucket
+from tests.serving import LiveServer
 
 # Short waits everywhere, so that a test with faults still takes seconds.
 FAST = {
@@ -167,59 +166,22 @@ class LiveStack:
         if self.worker is not None:
             self.worker.stop()
             self._client.close()
+            busy = [thread.name for thread in self.worker.threads if thread.is_alive()]
+            assert not busy, f"worker threads still running after stop: {busy}"
             self.worker = None
-
-
-class InFlight:
-    """WSGI middleware counting requests still being answered (a stream counts until it is closed), so
-    that a test's database is only closed once nothing uses it any more."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.count = 0
-        self.lock = threading.Lock()
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        with self.lock:
-            self.count += 1
-        try:
-            body = self.app(environ, start_response)
-        except BaseException:
-            self._done()
-            raise
-        return _ClosingBody(body, self._done)
-
-    def _done(self) -> None:
-        with self.lock:
-            self.count -= 1
-
-
-class _ClosingBody:
-    def __init__(self, body: Iterable[bytes], done: Callable[[], None]) -> None:
-        self.body = body
-        self.done = done
-
-    def __iter__(self) -> Iterator[bytes]:
-        return iter(self.body)
-
-    def close(self) -> None:
-        try:
-            close = getattr(self.body, "close", None)
-            if close is not None:
-                close()
-        finally:
-            self.done()
 
 
 @contextmanager
 def live_stack(
     database_url: str,
     tmp_path: Path,
+    moto: str,
     env: Mapping[str, str] | None = None,
     standin_settings: StandinSettings | None = None,
     worker: bool = True,
 ) -> Iterator[LiveStack]:
-    """Start the stand-in, Ferry (werkzeug, threaded, free port) and the worker; stop them all after."""
+    """Start the stand-in, Ferry (werkzeug, threaded, free port, S3 and SQS on the `moto` server) and the
+    worker; stop them all after."""
     standin = StandinServer(
         standin_settings
         or StandinSettings(
@@ -239,29 +201,23 @@ def live_stack(
             "GENESYS_INTEGRATION_ID": integration_id,
             "CHAT_RATE_PER_CHAT": "1000",
             "CHAT_RATE_PER_IP": "1000",
+            **moto_environ(moto),
             **FAST,
             **(env or {}),
         }
         settings = Settings.from_env(environ)
-        app = create_app(settings)
-        in_flight = InFlight(app.wsgi_app)
-        app.wsgi_app = in_flight  # type: ignore[method-assign]
-        server = make_server("127.0.0.1", port, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, name="ferry-http", daemon=True)
-        thread.start()
-        stack = LiveStack(url, settings, standin, agent_id, Services(settings))
-        try:
-            if worker:
-                stack.start_worker()
-            yield stack
-        finally:
-            stack.stop_worker()
-            server.shutdown()
-            thread.join()
-            server.server_close()
-            wait_for(lambda: in_flight.count == 0, timeout=15)
-            stack.services.close()
-            app.extensions["ferry"].close()
+        prepare_bucket(settings)
+        with LiveServer(create_app(settings), port):
+            stack = LiveStack(url, settings, standin, agent_id, Services(settings))
+            try:
+                if worker:
+                    stack.start_worker()
+                yield stack
+            finally:
+                try:
+                    stack.stop_worker()
+                finally:
+                    stack.services.close()
     finally:
         standin.stop()
 

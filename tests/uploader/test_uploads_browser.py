@@ -18,7 +18,6 @@ import pytest
 from devstack.files import write_random_file
 from ferry.config import Settings
 from ferry.storage import ObjectNotFound, S3Storage
-from tests.conftest import QUEUE_NAME, prepare_bucket
 from tests.uploader.live import LiveStack, live_stack
 
 pytestmark = pytest.mark.browser
@@ -35,14 +34,8 @@ def expect(locator: Any) -> Any:
 
 @pytest.fixture
 def s3_stack(moto_reset: str, database_url: str, tmp_path: Path) -> Iterator[LiveStack]:
-    """Ferry over HTTP whose S3 and SQS are the moto server, with the bucket set up for the widget."""
-    env = {
-        "S3_ENDPOINT_URL": moto_reset,
-        "SQS_ENDPOINT_URL": moto_reset,
-        "SQS_QUEUE_URL": f"{moto_reset}/123456789012/{QUEUE_NAME}",
-    }
-    with live_stack(database_url, tmp_path, env=env, worker=False) as stack:
-        prepare_bucket(stack.settings)
+    """Ferry over HTTP (S3 and SQS on the moto server, the bucket set up for the widget), no worker."""
+    with live_stack(database_url, tmp_path, moto_reset, worker=False) as stack:
         yield stack
 
 

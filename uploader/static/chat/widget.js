@@ -72,7 +72,7 @@ class Widget {
     });
     this.stream = new EventStream(this.api, {
       onEvent: (event, data) => this.onEvent(event, data),
-      onState: (state) => this.notice(state === "retrying" ? STRINGS.offline : STRINGS.online),
+      onState: (state) => this.connection(state),
     });
   }
 
@@ -306,6 +306,12 @@ class Widget {
 
   notice(text) {
     $("notice").textContent = text;
+  }
+
+  // The stream reconnects every CHAT_STREAM_SECONDS: once it is back, clear only the notice that it was lost.
+  connection(state) {
+    if (state === "retrying") this.notice(STRINGS.offline);
+    else if ($("notice").textContent === STRINGS.offline) this.notice(STRINGS.online);
   }
 }
 
