@@ -37,10 +37,29 @@ class MessageDirection(StrEnum):
 
 
 class MessageStatus(StrEnum):
+    """Where a message is on its way, in the order it may move: receipts and the outbox only ever move it
+    forward (`ferry.messages.advance`); only a retry, a new attempt, starts a failed one again at pending.
+
+    Failed ranks below delivered: Genesys saying it delivered the message beats a Failed about the same
+    attempt whichever of the two arrives first, so the outcome never depends on the webhook's order.
+    """
+
     PENDING = "pending"  # stored, waiting in the outbox
     SENT = "sent"  # accepted by Genesys
-    DELIVERED = "delivered"  # Genesys receipt: Delivered
     FAILED = "failed"  # Genesys receipt: Failed, or dead-lettered
+    DELIVERED = "delivered"  # Genesys receipt: Delivered
+    READ = "read"  # Genesys receipt: Read (the agent saw it)
+
+    @property
+    def earlier(self) -> tuple[MessageStatus, ...]:
+        """The statuses this one may replace."""
+        order = list(MessageStatus)
+        return tuple(order[: order.index(self)])
+
+    @property
+    def is_final(self) -> bool:
+        """Nothing can move it on any more."""
+        return self is list(MessageStatus)[-1]
 
 
 class AttachmentStatus(StrEnum):

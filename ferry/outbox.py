@@ -32,6 +32,7 @@ from sqlalchemy import and_, delete, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from ferry.db import Database, utcnow
+from ferry.messages import advance, restart
 from ferry.models import (
     Attachment,
     Chat,
@@ -175,8 +176,8 @@ def requeue_message(session: Session, message: ChatMessage) -> OutboxEntry:
     ).first()
     if latest is None:
         raise NotRetryable(f"message {message.id} was never queued")
-    message.status = MessageStatus.PENDING
-    message.failure_reason = None
+    if not restart(session, message.id):
+        raise NotRetryable(f"message {message.id} moved on meanwhile")
     if latest.state == OutboxState.DEAD:
         _revive(latest)
         return latest
@@ -205,10 +206,7 @@ def revive_dead_entry(session: Session, entry_id: int) -> OutboxEntry:
         raise NotRetryable(f"outbox entry {entry_id} is not dead")
     _revive(entry)
     if entry.message_id is not None:
-        message = session.get(ChatMessage, entry.message_id)
-        if message is not None:
-            message.status = MessageStatus.PENDING
-            message.failure_reason = None
+        restart(session, entry.message_id)
     return entry
 
 
@@ -408,15 +406,13 @@ class OutboxDelivery:
             if getattr(result, "rowcount", 0) != 1:
                 return self._lost(claim)
             if claim.message_id is not None:
-                message = ChatMessage.id == claim.message_id
-                session.execute(update(ChatMessage).where(message).values(genesys_message_id=genesys_id))
-                # The webhook's receipt may already have moved it on (even while this transaction runs):
-                # "sent" only ever replaces "pending", decided by the database, not by what was read.
                 session.execute(
                     update(ChatMessage)
-                    .where(message, ChatMessage.status == MessageStatus.PENDING)
-                    .values(status=MessageStatus.SENT)
+                    .where(ChatMessage.id == claim.message_id)
+                    .values(genesys_message_id=genesys_id)
                 )
+                # The webhook's receipt may already have moved it on (even while this transaction runs).
+                advance(session, claim.message_id, MessageStatus.SENT)
             if claim.kind == OutboxKind.MESSAGE:
                 chat = session.get_one(Chat, claim.chat_id)
                 # A customer writing after the conversation ended starts a new one: keep the latest.
@@ -475,9 +471,7 @@ class OutboxDelivery:
             if getattr(result, "rowcount", 0) != 1:
                 return self._lost(claim)
             if claim.message_id is not None:
-                message = session.get_one(ChatMessage, claim.message_id)
-                message.status = MessageStatus.FAILED
-                message.failure_reason = error.message
+                advance(session, claim.message_id, MessageStatus.FAILED, failure_reason=error.message)
         log.error(
             "outbox entry refused by Genesys: dead letter (see `flask outbox list --dead`)",
             extra={

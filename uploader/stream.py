@@ -1,7 +1,8 @@
 """The widget's event stream (server-sent events) at /chat/api/events?after=<message id>.
 
 Nothing here lives only in one process's memory: each stream polls the database (the source of truth)
-for messages with an id above the last one it sent, for status changes of messages still on their way,
+for messages with an id above the last one it sent, for status changes of messages whose status can
+still change (only ever what the database holds: a receipt the webhook ignored changes nothing here),
 and for the agent's typing state. Any gunicorn worker, or any other process, may have written them.
 A stream ends after CHAT_STREAM_SECONDS; the widget reconnects with the last id it saw.
 """
@@ -29,8 +30,12 @@ from uploader.chat import agent_typing, live_chat, message_json
 from uploader.session import chat_for_token, presented_token
 
 HEARTBEAT_SECONDS = 15.0
-_IN_FLIGHT = (MessageStatus.PENDING, MessageStatus.SENT)
 _OUTBOUND = (MessageDirection.CUSTOMER, MessageDirection.SYSTEM)
+
+
+def can_change(status: str) -> bool:
+    """Whether a receipt, or a retry of a failed message, may still change the status the widget shows."""
+    return not MessageStatus(status).is_final
 
 
 def sse(event: str, data: Any, event_id: int | None = None) -> str:
@@ -62,7 +67,7 @@ class ChatStream:
             ).all()
         snapshot = [{"id": r.id, "status": str(r.status), "failure_reason": r.failure_reason} for r in rows]
         for r in rows:
-            if r.status in _IN_FLIGHT:
+            if can_change(r.status):
                 self.statuses[r.id] = (str(r.status), r.failure_reason)
         return [sse("statuses", snapshot)]
 
@@ -80,7 +85,7 @@ class ChatStream:
             ):
                 events.append(sse("message", message_json(message), message.id))
                 self.last_id = message.id
-                if message.direction in _OUTBOUND and message.status in _IN_FLIGHT:
+                if message.direction in _OUTBOUND and can_change(message.status):
                     self.statuses[message.id] = (str(message.status), message.failure_reason)
             events.extend(self._status_changes(session))
             typing = agent_typing(chat)
@@ -102,7 +107,7 @@ class ChatStream:
             now = (str(r.status), r.failure_reason)
             if now != self.statuses[r.id]:
                 events.append(sse("status", {"id": r.id, "status": now[0], "failure_reason": now[1]}))
-            if r.status in _IN_FLIGHT:
+            if can_change(r.status):
                 self.statuses[r.id] = now
             else:
                 del self.statuses[r.id]

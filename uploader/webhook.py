@@ -3,7 +3,8 @@
 The signature (X-Hub-Signature-256 over the raw body with GENESYS_WEBHOOK_SECRET) is checked before
 anything is read; a missing or wrong one is answered 401 and changes nothing. Processing is only a
 few database writes (Genesys gives up after 10 s) and idempotent, because Genesys retries up to five
-times: agent messages are deduplicated by Genesys's message id, receipts and typing just set state.
+times: agent messages are deduplicated by Genesys's message id, receipts only ever move a message's
+status forward (a replayed or late one is logged and ignored), typing just sets state.
 """
 
 from __future__ import annotations
@@ -15,14 +16,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Response, jsonify, request
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ferry.config import Settings
 from ferry.db import utcnow
 from ferry.errors import Refusal
-from ferry.models import Chat, ChatMessage, MessageDirection, MessageStatus
+from ferry.messages import advance
+from ferry.models import Chat, ChatMessage, MessageDirection, MessageStatus, OutboxEntry, OutboxKind
 from ferry.services import get_services
 from genesys.models import (
     Direction,
@@ -139,38 +141,76 @@ def record_agent_message(session: Session, message: WebhookMessage) -> str:
     return "stored"
 
 
+# What each receipt status says about a customer's message (Removed says nothing the customer needs).
+RECEIPT_STATUSES: dict[str | None, MessageStatus] = {
+    GenesysStatus.SENT: MessageStatus.SENT,
+    GenesysStatus.PUBLISHED: MessageStatus.SENT,
+    GenesysStatus.FAILED: MessageStatus.FAILED,
+    GenesysStatus.DELIVERED: MessageStatus.DELIVERED,
+    GenesysStatus.READ: MessageStatus.READ,
+}
+
+
 def apply_receipt(session: Session, message: WebhookMessage) -> str:
-    """Move a customer message on (sent → delivered, or failed with Genesys's reasons).
+    """Move a customer message on (sent → delivered → read, or failed with Genesys's reasons), never back.
 
     The receipt's `id` is Genesys's id for the message (from the answer to the inbound call), and its
-    `channel.messageId`, when present, ours.
+    `channel.messageId`, when present, ours. A receipt that would not move the message forward (a replay,
+    one that arrived late, one about an attempt a retry replaced) is logged and ignored.
 
-    :raise NotYetKnown: when neither matches yet (the worker has not committed the answer).
+    :raise NotYetKnown: when no attempt at sending a message matches yet (the worker has not committed
+        the answer).
     """
     if message.direction == Direction.OUTBOUND:
         return "ignored"  # about an agent's message: nothing for the customer's transcript
-    conditions = [ChatMessage.genesys_message_id == message.id]
-    if message.channel.message_id:
-        conditions.append(ChatMessage.channel_message_id == message.channel.message_id)
+    attempt = _named_by(ChatMessage, message)
     target = session.scalars(
-        select(ChatMessage).where(or_(*conditions), ChatMessage.direction != MessageDirection.AGENT)
+        select(ChatMessage.id).where(attempt, ChatMessage.direction != MessageDirection.AGENT)
     ).first()
     if target is None:
-        raise NotYetKnown(message.id)
-    status = message.status
-    if status in (GenesysStatus.DELIVERED, GenesysStatus.READ):
-        target.status = MessageStatus.DELIVERED
-        target.failure_reason = None
-    elif status == GenesysStatus.FAILED:
-        target.status = MessageStatus.FAILED
-        target.failure_reason = (
-            "; ".join(r.message for r in message.reasons or []) or "Genesys could not deliver it"
-        )
-    elif status in (GenesysStatus.SENT, GenesysStatus.PUBLISHED) and target.status == MessageStatus.PENDING:
-        target.status = MessageStatus.SENT
-    else:
-        return "ignored"
-    return f"receipt_{str(status).lower()}"
+        # The outbox entry of every attempt remembers its ids, also once a retry gave the message new ones.
+        replaced = session.scalars(
+            select(OutboxEntry.message_id).where(
+                _named_by(OutboxEntry, message),
+                OutboxEntry.kind == OutboxKind.MESSAGE,
+                OutboxEntry.message_id.is_not(None),
+            )
+        ).first()
+        if replaced is None:
+            raise NotYetKnown(message.id)
+        return _ignored(session, replaced, message, "about an attempt a retry replaced")
+    status = RECEIPT_STATUSES.get(message.status)
+    if status is None:
+        return _ignored(session, target, message, "says nothing about delivery")
+    reason = None
+    if status is MessageStatus.FAILED:
+        reason = "; ".join(r.message for r in message.reasons or []) or "Genesys could not deliver it"
+    if not advance(session, target, status, failure_reason=reason, attempt=attempt):
+        return _ignored(session, target, message, "would not move the message forward")
+    return f"receipt_{str(message.status).lower()}"
+
+
+def _named_by(record: type[ChatMessage] | type[OutboxEntry], receipt: WebhookMessage) -> ColumnElement[bool]:
+    """The attempt a receipt is about: Genesys's id for it, or ours (`channel.messageId`) when given."""
+    named = [record.genesys_message_id == receipt.id]
+    if receipt.channel.message_id:
+        named.append(record.channel_message_id == receipt.channel.message_id)
+    return or_(*named)
+
+
+def _ignored(session: Session, message_id: int, receipt: WebhookMessage, why: str) -> str:
+    current = session.scalar(select(ChatMessage.status).where(ChatMessage.id == message_id))
+    log.info(
+        "receipt ignored: a message's status never moves back",
+        extra={
+            "why": why,
+            "message_id": message_id,
+            "genesys_message_id": receipt.id,
+            "current_status": str(current),
+            "receipt_status": str(receipt.status),
+        },
+    )
+    return "stale_receipt"
 
 
 def record_agent_typing(session: Session, settings: Settings, message: WebhookMessage) -> str:

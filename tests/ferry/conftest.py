@@ -1,5 +1,5 @@
-"""Fixtures for the core's tests: clients of real clamd daemons (Ferry's config, test signatures), and the
-scripted Genesys server of tests/genesys for the `flask genesys` commands."""
+"""Fixtures for the core's tests: the database, clients of real clamd daemons (Ferry's config, test
+signatures), and the scripted Genesys server of tests/genesys for the `flask genesys` commands."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 
 from devstack.clamd import TEST_SIGNATURES, ClamdProcess
 from ferry.antivirus import ClamdClient
+from ferry.db import Database
 from tests.conftest import free_port as any_free_port
 from tests.conftest import start_test_clamd
 from tests.genesys.conftest import (  # noqa: F401 - the scripted Genesys server's fixtures
@@ -21,6 +22,13 @@ from tests.genesys.conftest import (  # noqa: F401 - the scripted Genesys server
 
 # Small limits for the instance that tests what clamd does at its limits (streams of a few MB).
 SMALL_LIMITS = {"StreamMaxLength": "2M", "MaxFileSize": "1M", "MaxScanSize": "4M"}
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    yield database
+    database.dispose()
 
 
 @pytest.fixture

@@ -51,13 +51,6 @@ LEASE = 30.0
 
 
 @pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
-    yield database
-    database.dispose()
-
-
-@pytest.fixture
 def standin() -> Iterator[StandinServer]:
     with StandinServer(StandinSettings(rate_limit_per_minute=0, fetch_attachments=False)) as server:
         yield server

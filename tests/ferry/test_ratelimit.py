@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,13 +14,6 @@ from ferry.ratelimit import Limit, RateLimited, hit, prune
 
 MOMENT = datetime(2026, 11, 24, 12, 0, 10, tzinfo=UTC)
 LIMIT = Limit("test", count=3, window_seconds=60)
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
-    yield database
-    database.dispose()
 
 
 def test_requests_over_the_limit_are_refused_until_the_window_ends(db: Database) -> None:

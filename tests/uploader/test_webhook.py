@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -15,9 +17,11 @@ from sqlalchemy import func, select
 
 from ferry.config import DEV_WEBHOOK_SECRET
 from ferry.models import Chat, ChatMessage, MessageDirection, MessageStatus
+from ferry.outbox import OutboxDelivery, RetryPolicy
 from ferry.services import Services
 from genesys.webhook import SIGNATURE_HEADER, sign
 from tests.uploader.conftest import CSRF, start_chat
+from uploader.stream import ChatStream
 
 TIME = "2026-11-24T12:00:00.000Z"
 
@@ -85,16 +89,32 @@ def messages(app: Flask) -> list[ChatMessage]:
         return list(session.scalars(select(ChatMessage).order_by(ChatMessage.id)))
 
 
-def sent_customer_message(api: FlaskClient, app: Flask, genesys_id: str = "genesys-in-1") -> ChatMessage:
-    """A customer message as the worker leaves it after Genesys accepted it."""
+class AcceptingGenesys:
+    """Stands in for the Genesys client: accepts every inbound message, with ids genesys-in-1, -2, ..."""
+
+    def __init__(self) -> None:
+        self.accepted = 0
+
+    def send_inbound_message(self, _integration_id: str, _message: Any) -> SimpleNamespace:
+        self.accepted += 1
+        return SimpleNamespace(id=f"genesys-in-{self.accepted}", conversation_id="conversation-1")
+
+
+@pytest.fixture
+def worker(chat_app: Flask) -> OutboxDelivery:
+    """The real outbox worker, recording what Genesys answered as it does in production."""
+    db = services_of(chat_app).db
+    return OutboxDelivery(db, AcceptingGenesys(), "integration-1", RetryPolicy())  # type: ignore[arg-type]
+
+
+def sent_customer_message(api: FlaskClient, app: Flask, worker: OutboxDelivery) -> ChatMessage:
+    """A customer message the worker has sent (Genesys's id for it: genesys-in-<n>)."""
     message_id = api.post(
         "/chat/api/messages", json={"client_id": "client-0001", "text": "hi"}, headers=CSRF
     ).json["message"]["id"]
+    assert worker.run_once() == 1
     with services_of(app).db.session() as session:
-        message = session.get_one(ChatMessage, message_id)
-        message.status = MessageStatus.SENT
-        message.genesys_message_id = genesys_id
-        return message
+        return session.get_one(ChatMessage, message_id)
 
 
 # -- signature ------------------------------------------------------------------------------------------
@@ -232,18 +252,17 @@ def test_agent_typing_is_ignored_when_indicators_are_off(make_app: Callable[...,
 
 
 def test_a_delivered_receipt_marks_the_customer_message_delivered(
-    api: FlaskClient, chat_app: Flask, customer: Chat
+    api: FlaskClient, chat_app: Flask, customer: Chat, worker: OutboxDelivery
 ) -> None:
-    sent_customer_message(api, chat_app)
-    for _ in range(2):
-        assert post(api, receipt("genesys-in-1", "Delivered")).json == {"status": "receipt_delivered"}
+    sent_customer_message(api, chat_app, worker)
+    assert post(api, receipt("genesys-in-1", "Delivered")).json == {"status": "receipt_delivered"}
     assert [m.status for m in messages(chat_app)] == [MessageStatus.DELIVERED]
 
 
 def test_a_failed_receipt_marks_it_failed_with_the_reasons(
-    api: FlaskClient, chat_app: Flask, customer: Chat
+    api: FlaskClient, chat_app: Flask, customer: Chat, worker: OutboxDelivery
 ) -> None:
-    sent_customer_message(api, chat_app)
+    sent_customer_message(api, chat_app, worker)
     reasons = [{"code": "MediaTypeNotAllowed", "message": "Media type application/x-foo is not allowed"}]
     post(api, receipt("genesys-in-1", "Failed", reasons=reasons))
     (message,) = messages(chat_app)
@@ -275,6 +294,141 @@ def test_receipts_about_agent_messages_are_ignored(api: FlaskClient, chat_app: F
     answer = post(api, receipt("genesys-agent-1", "Delivered", direction="Outbound"))
     assert answer.json == {"status": "ignored"}
     assert [m.status for m in messages(chat_app)] == [MessageStatus.SENT]
+
+
+# -- receipts only move a message forward ----------------------------------------------------------------
+
+
+def status_of(app: Flask, message_id: int) -> tuple[MessageStatus, str | None]:
+    with services_of(app).db.session() as session:
+        message = session.get_one(ChatMessage, message_id)
+        return MessageStatus(message.status), message.failure_reason
+
+
+def open_stream(app: Flask, chat_id: str, after: int) -> ChatStream:
+    """The widget's event stream, opened after message `after`, with its opening snapshot read."""
+    services = services_of(app)
+    stream = ChatStream(services.db, services.settings, chat_id, after)
+    stream.opening()
+    return stream
+
+
+def status_events(stream: ChatStream) -> list[dict[str, Any]]:
+    events, live = stream.poll()
+    assert live
+    return [json.loads(e.split("data: ", 1)[1]) for e in events if e.startswith("event: status\n")]
+
+
+def test_a_replayed_delivered_then_failed_receipt_leaves_the_message_delivered(
+    api: FlaskClient,
+    chat_app: Flask,
+    customer: Chat,
+    worker: OutboxDelivery,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sent = sent_customer_message(api, chat_app, worker)
+    reasons = [{"code": "GeneralError", "message": "It went wrong"}]
+    assert post(api, receipt("genesys-in-1", "Delivered")).json == {"status": "receipt_delivered"}
+    with caplog.at_level(logging.INFO, logger="uploader.webhook"):
+        assert post(api, receipt("genesys-in-1", "Failed", reasons=reasons)).json == {
+            "status": "stale_receipt"
+        }
+    assert status_of(chat_app, sent.id) == (MessageStatus.DELIVERED, None)
+    shown = api.get("/chat/api/chat").json["messages"][0]
+    assert (shown["status"], shown["failure_reason"]) == ("delivered", None)
+    (ignored,) = [r for r in caplog.records if r.getMessage().startswith("receipt ignored")]
+    assert (ignored.message_id, ignored.current_status, ignored.receipt_status) == (  # type: ignore[attr-defined]
+        sent.id,
+        "delivered",
+        "Failed",
+    )
+
+
+def test_the_same_receipt_twice_changes_the_message_once_and_the_stream_tells_it_once(
+    api: FlaskClient, chat_app: Flask, customer: Chat, worker: OutboxDelivery
+) -> None:
+    sent = sent_customer_message(api, chat_app, worker)
+    stream = open_stream(chat_app, customer.id, sent.id)
+    answers = []
+    events = []
+    for _ in range(2):
+        answers.append(post(api, receipt("genesys-in-1", "Delivered")).json["status"])
+        events.append(status_events(stream))
+    assert answers == ["receipt_delivered", "stale_receipt"]
+    assert events == [[{"id": sent.id, "status": "delivered", "failure_reason": None}], []]
+
+
+@pytest.mark.parametrize(
+    ("then", "moved_to"),
+    [
+        ("Read", MessageStatus.READ),
+        ("Sent", None),
+        ("Published", None),
+        ("Delivered", None),
+        ("Removed", None),
+    ],
+)
+def test_after_delivered_only_read_moves_the_message_on(
+    api: FlaskClient,
+    chat_app: Flask,
+    customer: Chat,
+    worker: OutboxDelivery,
+    then: str,
+    moved_to: MessageStatus | None,
+) -> None:
+    sent = sent_customer_message(api, chat_app, worker)
+    post(api, receipt("genesys-in-1", "Delivered"))
+    stream = open_stream(chat_app, customer.id, sent.id)
+    answer = post(api, receipt("genesys-in-1", then)).json
+    if moved_to is None:
+        assert answer == {"status": "stale_receipt"}
+        assert status_of(chat_app, sent.id) == (MessageStatus.DELIVERED, None)
+        assert status_events(stream) == []
+    else:
+        assert answer == {"status": f"receipt_{then.lower()}"}
+        assert status_of(chat_app, sent.id) == (moved_to, None)
+        assert status_events(stream) == [{"id": sent.id, "status": str(moved_to), "failure_reason": None}]
+
+
+@pytest.mark.parametrize("before", ["pending", "sent"])
+def test_a_late_failed_receipt_for_a_message_never_delivered_still_marks_it_failed(
+    api: FlaskClient, chat_app: Flask, customer: Chat, worker: OutboxDelivery, before: str
+) -> None:
+    message_id = api.post(
+        "/chat/api/messages", json={"client_id": "client-0001", "text": "hi"}, headers=CSRF
+    ).json["message"]["id"]
+    if before == "sent":
+        worker.run_once()
+    (message,) = messages(chat_app)
+    assert message.status == before
+    stream = open_stream(chat_app, customer.id, message_id)
+    # Before the worker recorded Genesys's id, the receipt is matched by ours (channel.messageId).
+    failed = receipt("genesys-in-1", "Failed", message.channel_message_id if before == "pending" else None)
+    assert post(api, failed).json == {"status": "receipt_failed"}
+    assert status_of(chat_app, message_id) == (MessageStatus.FAILED, "Genesys could not deliver it")
+    assert status_events(stream) == [
+        {"id": message_id, "status": "failed", "failure_reason": "Genesys could not deliver it"}
+    ]
+
+
+def test_a_retried_message_goes_forward_again_and_the_failed_attempt_stays_behind(
+    api: FlaskClient, chat_app: Flask, customer: Chat, worker: OutboxDelivery
+) -> None:
+    sent = sent_customer_message(api, chat_app, worker)
+    post(api, receipt("genesys-in-1", "Failed"))
+    stream = open_stream(chat_app, customer.id, sent.id)
+    retried = api.post(f"/chat/api/messages/{sent.id}/retry", headers=CSRF)
+    assert retried.status_code == 200 and retried.json["message"]["status"] == "pending"
+    assert [e["status"] for e in status_events(stream)] == ["pending"]
+    assert worker.run_once() == 1  # the new attempt: Genesys knows it as genesys-in-2
+    assert [e["status"] for e in status_events(stream)] == ["sent"]
+    # A replay about the failed attempt cannot touch the new one, even before the new one is delivered.
+    assert post(api, receipt("genesys-in-1", "Failed")).json == {"status": "stale_receipt"}
+    assert status_of(chat_app, sent.id) == (MessageStatus.SENT, None)
+    assert post(api, receipt("genesys-in-2", "Delivered")).json == {"status": "receipt_delivered"}
+    assert post(api, receipt("genesys-in-1", "Delivered")).json == {"status": "stale_receipt"}
+    assert status_of(chat_app, sent.id) == (MessageStatus.DELIVERED, None)
+    assert [e["status"] for e in status_events(stream)] == ["delivered"]
 
 
 def test_the_webhook_answers_with_database_writes_only(

@@ -372,6 +372,23 @@ def test_messages_wait_as_sending_while_genesys_is_down(stack: LiveStack, page: 
     expect(page.get_by_role("log").locator(".msg--customer .msg__status")).to_have_text("Delivered")
 
 
+def test_a_read_receipt_shows_and_a_replayed_failed_one_changes_nothing(stack: LiveStack, page: Any) -> None:
+    start_chat(page, stack.url)
+    send(page, "did you see this?")
+    status = page.get_by_role("log").locator(".msg--customer .msg__status")
+    expect(status).to_have_text("Delivered")
+    (delivered,) = stack.standin_message(only_conversation(stack)["id"], 0)["receipts"]
+    stack.webhook({**delivered, "status": "Read"})
+    expect(status).to_have_text("Read")
+    reasons = [{"code": "GeneralError", "message": "replayed"}]
+    assert stack.webhook({**delivered, "status": "Failed", "reasons": reasons}).json() == {
+        "status": "stale_receipt"
+    }
+    page.reload()  # what the server holds, not only what the open stream said
+    expect(status).to_have_text("Read")
+    expect(page.get_by_role("alert").filter(has_text="could not be delivered")).to_have_count(0)
+
+
 def test_a_refused_message_shows_not_delivered_and_can_be_retried(stack: LiveStack, page: Any) -> None:
     stack.fault(path_pattern="*/inbound/open/message", status=400, count=1)
     start_chat(page, stack.url)

@@ -23,6 +23,7 @@ export const STRINGS = {
     pending: "Sending…",
     sent: "Sent",
     delivered: "Delivered",
+    read: "Read",
     failed: "Not delivered",
   },
   agentTyping: "The agent is typing…",

@@ -6,7 +6,7 @@ import { STRINGS } from "./strings.js";
 
 // An answer that arrives late must not move a message back (delivered → sent); "failed" and a retry
 // after it always apply.
-const PROGRESS = { pending: 0, sent: 1, delivered: 2 };
+const PROGRESS = { pending: 0, sent: 1, delivered: 2, read: 3 };
 
 function isBehind(incoming, known) {
   return incoming in PROGRESS && known in PROGRESS && PROGRESS[incoming] < PROGRESS[known];
