@@ -412,7 +412,7 @@ class S3Storage:
             else:
                 tagging: dict[str, Any] = {"TaggingDirective": "COPY"}
                 if tags is not None:
-                    tagging = {"TaggingDirective": "REPLACE", "Tagging": urlencode(dict(tags), quote_via=quote)}
+                    tagging = {"TaggingDirective": "REPLACE", "Tagging": _tagging(tags)}
                 self._call(
                     "copy_object",
                     Bucket=self.bucket,
@@ -453,8 +453,7 @@ class S3Storage:
             "create_multipart_upload",
             Bucket=self.bucket,
             Key=new_key,
-            # Spaces ("ClamAV 1.4.2") as %20, which every decoder reads as one; "+" is a space only to some.
-            Tagging=urlencode(dict(tags) if tags is not None else self.get_tags(key), quote_via=quote),
+            Tagging=_tagging(tags if tags is not None else self.get_tags(key)),
             **headers,
         )
         upload_id = str(created["UploadId"])
@@ -587,6 +586,12 @@ def _completed_part(part: UploadedPart) -> dict[str, Any]:
     if part.checksum_sha256:
         entry["ChecksumSHA256"] = part.checksum_sha256
     return entry
+
+
+def _tagging(tags: Mapping[str, str]) -> str:
+    """Tags as a copy's x-amz-tagging header: spaces ("ClamAV 1.4.2") as %20, which every decoder reads as
+    one; "+" is a space only to some."""
+    return urlencode(dict(tags), quote_via=quote)
 
 
 def _quoted(etag: str) -> str:

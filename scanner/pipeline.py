@@ -634,7 +634,6 @@ class ScanPipeline:
         log.info("infected object quarantined", extra={"attachment_id": attachment.id, "key": target})
         return Result.done(f"{detail}; quarantined", attachment.id)
 
-
     def _remove_upload(self, attachment: Attachment, *, detail: str, later_event: bool) -> Result:
         """Delete the upload key of a file served from its scanned copy. An object found there on a later
         event was PUT after the verdict (with a kept upload URL): it is logged and removed unscanned, and
