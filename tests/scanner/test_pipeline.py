@@ -185,23 +185,22 @@ def test_a_clean_file_is_tagged_recorded_and_owed_to_genesys_in_one_go(
     assert display_state(done) == "scanning"  # until the worker has delivered it
 
 
+@pytest.fixture
+def png_upload(db: Database, storage: S3Storage, chat: str, samples: dict[str, bytes]) -> str:
+    """A PNG uploaded and waiting for its scan."""
+    return add_attachment(db, storage, chat, samples["png"], filename="a.png", declared_type="image/png")
+
+
 def test_a_served_copy_that_is_not_the_scanner_s_is_refused_by_the_gate(
-    pipeline: ScanPipeline,
-    db: Database,
-    storage: S3Storage,
-    chat: str,
-    samples: dict[str, bytes],
-    monkeypatch: pytest.MonkeyPatch,
+    pipeline: ScanPipeline, db: Database, storage: S3Storage, png_upload: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    attachment_id = add_attachment(
-        db, storage, chat, samples["png"], filename="a.png", declared_type="image/png"
-    )
+    attachment_id = png_upload
     scan_one(pipeline, attachment_id)
     done = attachment(db, attachment_id)
     presigned_url(storage, done, inline=True, seconds=60)
     # Other bytes, tagged clean, under the served key (only the scanner role may write there in AWS).
     storage.client.put_object(
-        Bucket=storage.bucket, Key=done.object_key, Body=samples["pdf"], Tagging="scan-status=clean"
+        Bucket=storage.bucket, Key=done.object_key, Body=b"other bytes", Tagging="scan-status=clean"
     )
     monkeypatch.setattr(serving, "_confirmed_clean", serving._TagConfirmations(30.0))  # a fresh process
 
@@ -214,13 +213,11 @@ def test_an_upload_replaced_after_its_scan_is_not_recorded_clean_but_scanned_aga
     pipeline: ScanPipeline,
     db: Database,
     storage: S3Storage,
-    chat: str,
+    png_upload: str,
     samples: dict[str, bytes],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    attachment_id = add_attachment(
-        db, storage, chat, samples["png"], filename="a.png", declared_type="image/png"
-    )
+    attachment_id = png_upload
     copy = storage.copy
 
     def replaced_first(key: str, new_key: str, **pinned: Any) -> str:
