@@ -595,13 +595,13 @@ class ScanPipeline:
     # -- storage effects after the verdict ---------------------------------------------------------------
 
     def _finish_storage(self, attachment: Attachment, *, detail: str, later_event: bool = False) -> Result:
-        """Remove a clean file's upload key, or quarantine (or delete) an infected object still in the
-        incoming prefix; idempotent.
+        """Remove the upload key of a file whose object moved (clean: copied; infected: quarantined), or
+        quarantine (or delete) an infected object still in the incoming prefix; idempotent.
 
         Runs after the verdict is recorded and again for every later event of the object, so that a crash
         between the record and the move is finished by the message's redelivery.
         """
-        if attachment.status == AttachmentStatus.CLEAN and not self._incoming(attachment.object_key):
+        if not self._incoming(attachment.object_key):
             return self._remove_upload(attachment, detail=detail, later_event=later_event)
         if attachment.status != AttachmentStatus.INFECTED or not self._incoming(attachment.object_key):
             return Result.done(detail, attachment.id)
@@ -635,9 +635,9 @@ class ScanPipeline:
         return Result.done(f"{detail}; quarantined", attachment.id)
 
     def _remove_upload(self, attachment: Attachment, *, detail: str, later_event: bool) -> Result:
-        """Delete the upload key of a file served from its scanned copy. An object found there on a later
-        event was PUT after the verdict (with a kept upload URL): it is logged and removed unscanned, and
-        neither the record, nor the served copy, nor its tags change."""
+        """Delete the upload key of a file whose scanned object lives elsewhere. An object found there on a
+        later event was PUT after the verdict (with a kept upload URL): it is logged and removed unscanned,
+        and neither the record, nor the scanned object, nor its tags change."""
         upload = object_key(self.settings.s3_incoming_prefix, attachment.id)
         try:
             if later_event:
@@ -647,9 +647,10 @@ class ScanPipeline:
                     return Result.done(detail, attachment.id)  # a duplicate event: nothing left to remove
                 log.warning(
                     "an object was written to the upload key after the verdict; removed unscanned, "
-                    "the scanned copy is still what is served",
+                    "what was scanned is unchanged",
                     extra={
                         "attachment_id": attachment.id,
+                        "status": str(attachment.status),
                         "key": upload,
                         "size": info.size,
                         "etag": info.etag,

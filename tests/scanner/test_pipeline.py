@@ -235,6 +235,36 @@ def test_an_upload_replaced_after_its_scan_is_not_recorded_clean_but_scanned_aga
         storage.head(f"clean/{attachment_id}")
 
 
+def test_a_put_to_a_quarantined_file_s_upload_key_is_logged_and_removed_and_changes_nothing(
+    pipeline: ScanPipeline,
+    db: Database,
+    storage: S3Storage,
+    chat: str,
+    eicar: bytes,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    attachment_id = add_attachment(db, storage, chat, eicar, filename="notes.txt", declared_type="text/plain")
+    scan_one(pipeline, attachment_id)
+    put_object(storage, f"incoming/{attachment_id}", b"harmless now", "text/plain")
+
+    with caplog.at_level(logging.WARNING, logger="scanner.pipeline"):
+        result = pipeline.handle_message(s3_event(f"incoming/{attachment_id}"))
+
+    assert (result.disposition, result.detail) == (Disposition.DONE, "already infected; stray upload removed")
+    assert any("written to the upload key after the verdict" in r.getMessage() for r in caplog.records)
+    with pytest.raises(ObjectNotFound):
+        storage.head(f"incoming/{attachment_id}")
+    infected = attachment(db, attachment_id)
+    assert (infected.status, infected.object_key) == (
+        AttachmentStatus.INFECTED,
+        f"quarantine/{attachment_id}",
+    )
+    assert storage.get_tags(infected.object_key)["scan-status"] == "infected"
+    assert b"".join(storage.read(infected.object_key)) == eicar
+    # Its redelivery finds nothing more to do.
+    assert pipeline.handle_message(s3_event(f"incoming/{attachment_id}")).detail == "already infected"
+
+
 def test_the_plain_eicar_file_is_quarantined_never_presignable_and_the_customer_told(
     pipeline: ScanPipeline, db: Database, storage: S3Storage, chat: str, eicar: bytes
 ) -> None:
