@@ -343,6 +343,10 @@ def part_total(attachment: Attachment) -> int:
     return part_count(attachment.declared_size, attachment.part_size or attachment.declared_size)
 
 
+# Statuses in which an upload URL is still issued (created), or refused as for an upload given up.
+_SIGNABLE_OR_GONE = (AttachmentStatus.CREATED, AttachmentStatus.ABORTED, AttachmentStatus.EXPIRED)
+
+
 def _require_uploading(attachment: Attachment) -> None:
     if attachment.status != AttachmentStatus.CREATED:
         raise UploadError("not_uploading", state=display_state(attachment))
@@ -358,6 +362,9 @@ def sign_parts(
 ) -> SignedParts:
     """Presigned URLs for a batch of parts. Each URL has the part's SHA-256 and exact length signed in,
     so S3 refuses a part whose bytes were corrupted on the way, or that is not the size the plan says."""
+    if attachment.status not in _SIGNABLE_OR_GONE:
+        # Its bytes are complete (and maybe scanned): no URL that could write them again.
+        raise UploadError("upload_complete", state=display_state(attachment))
     _require_uploading(attachment)
     if not 1 <= len(parts) <= MAX_SIGN_BATCH:
         raise UploadError("invalid_request", problem=f"Ask for 1 to {MAX_SIGN_BATCH} parts at a time.")

@@ -88,6 +88,7 @@ _SCANNER = frozenset(
         "S3_ENDPOINT_URL",
         "S3_INCOMING_PREFIX",
         "S3_QUARANTINE_PREFIX",
+        "S3_CLEAN_PREFIX",
         "SQS_QUEUE_URL",
         "SQS_ENDPOINT_URL",
         "CLAMD_ADDRESS",
@@ -152,6 +153,7 @@ class Settings:
     s3_endpoint_url: str | None = None
     s3_incoming_prefix: str = "incoming/"
     s3_quarantine_prefix: str = "quarantine/"
+    s3_clean_prefix: str = "clean/"  # where the scanner copies what it read clean: the only bytes served
     sqs_queue_url: str = ""
     sqs_endpoint_url: str | None = None
     widget_origins: tuple[str, ...] = ()
@@ -213,7 +215,9 @@ class Settings:
     upload_allowed_types: tuple[str, ...] = DEFAULT_ALLOWED_TYPES
     upload_max_files_per_chat: int = 50
     upload_single_put_max_bytes: int = 8 * MIB  # larger files go multipart
-    upload_url_seconds: int = 900  # lifetime of a presigned part URL (the widget re-signs on expiry)
+    # Lifetime of a presigned part URL: about one part's upload, so a kept URL soon writes nothing (the
+    # widget re-signs on expiry).
+    upload_url_seconds: int = 300
     upload_abandon_after_hours: int = 24  # `flask uploads expire` aborts unfinished uploads this old
     native_preview_types: tuple[str, ...] = DEFAULT_NATIVE_PREVIEW_TYPES
     native_preview_max_bytes: int = 25 * 1000 * 1000
@@ -275,6 +279,7 @@ class Settings:
             s3_endpoint_url=reader.optional_url("S3_ENDPOINT_URL", "http://127.0.0.1:8200" if dev else None),
             s3_incoming_prefix=reader.prefix("S3_INCOMING_PREFIX", "incoming/"),
             s3_quarantine_prefix=reader.prefix("S3_QUARANTINE_PREFIX", "quarantine/"),
+            s3_clean_prefix=reader.prefix("S3_CLEAN_PREFIX", "clean/"),
             sqs_queue_url=reader.url(
                 "SQS_QUEUE_URL", "http://127.0.0.1:8200/123456789012/ferry-dev-scan" if dev else None
             ),
@@ -345,7 +350,7 @@ class Settings:
             upload_single_put_max_bytes=reader.integer(
                 "UPLOAD_SINGLE_PUT_MAX_BYTES", 8 * MIB, minimum=0, maximum=5 * 1000**3
             ),
-            upload_url_seconds=reader.integer("UPLOAD_URL_SECONDS", 900, minimum=60, maximum=7 * 24 * 3600),
+            upload_url_seconds=reader.integer("UPLOAD_URL_SECONDS", 300, minimum=60, maximum=7 * 24 * 3600),
             upload_abandon_after_hours=reader.integer("UPLOAD_ABANDON_AFTER_HOURS", 24, minimum=1),
             native_preview_types=reader.names("NATIVE_PREVIEW_TYPES", ",".join(DEFAULT_NATIVE_PREVIEW_TYPES)),
             native_preview_max_bytes=reader.integer("NATIVE_PREVIEW_MAX_BYTES", 25 * 1000 * 1000, minimum=0),

@@ -55,6 +55,7 @@ CODES: dict[str, ErrorCode] = {
     "chat_closed": ErrorCode(409, "This chat has ended; files can no longer be sent."),
     "too_many_files": ErrorCode(409, "This chat already has {limit} files, the most it can take."),
     "not_uploading": ErrorCode(409, "This upload is no longer in progress ({state})."),
+    "upload_complete": ErrorCode(409, "This file was already sent ({state}); it can no longer be changed."),
     "not_cancellable": ErrorCode(409, "This file can no longer be cancelled ({state})."),
     "parts_missing": ErrorCode(
         409,

@@ -182,6 +182,9 @@ class Attachment(Base):
 
     size: Mapped[int | None] = mapped_column(BigInteger)  # stored size, checked at completion
     sha256: Mapped[str | None] = mapped_column(String(64))
+    # The ETag of the object served once clean (the scanner's copy, under S3_CLEAN_PREFIX, of the bytes it
+    # read): the presign gate serves nothing else.
+    served_etag: Mapped[str | None] = mapped_column(String(255))
     sniffed_type: Mapped[str | None] = mapped_column(String(255))
     signature: Mapped[str | None] = mapped_column(String(255))  # virus name when infected
     engine_version: Mapped[str | None] = mapped_column(String(64))

@@ -2,7 +2,9 @@
 scan tags that the presign gate, the bucket policy (template.yaml) and the scanner read or write.
 
 - Keys: an attachment's object is `<prefix><attachment id>`, under S3_INCOMING_PREFIX from upload to
-  verdict and under S3_QUARANTINE_PREFIX once found infected. Never derived from the customer's file name.
+  verdict (the only prefix an upload URL addresses), under S3_CLEAN_PREFIX once scanned clean (the
+  scanner's copy of the bytes it read, which only the scanner can write: the only objects ever served),
+  and under S3_QUARANTINE_PREFIX once found infected. Never derived from the customer's file name.
 - Tags: `scan-status` is `pending` from the first byte (the bucket policy refuses any other value on an
   upload) and the attachment's final status after the scan; only `clean` may ever be read.
 """
@@ -50,7 +52,7 @@ def tagged_clean(tags: Mapping[str, str]) -> bool:
 
 
 def object_key(prefix: str, attachment_id: str) -> str:
-    """The key of an attachment's object under `prefix` (incoming or quarantine)."""
+    """The key of an attachment's object under `prefix` (incoming, clean or quarantine)."""
     return f"{prefix}{attachment_id}"
 
 

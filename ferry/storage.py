@@ -62,7 +62,7 @@ class StorageUnavailable(StorageError):
 class ObjectInfo:
     key: str
     size: int
-    etag: str
+    etag: str  # unquoted, as GetObjectAttributes answers
 
 
 @dataclass(frozen=True)
@@ -119,9 +119,14 @@ class ObjectStorage(Protocol):
     def head(self, key: str) -> ObjectInfo: ...
     def get_tags(self, key: str) -> dict[str, str]: ...
     def put_tags(self, key: str, tags: Mapping[str, str]) -> None: ...
-    def read(self, key: str, start: int | None = None, end: int | None = None) -> Iterator[bytes]: ...
+    def read(
+        self, key: str, start: int | None = None, end: int | None = None, *, if_match: str | None = None
+    ) -> Iterator[bytes]: ...
     def presign_get(
         self, key: str, *, expires: int, filename: str | None, inline: bool, content_type: str | None
+    ) -> str: ...
+    def copy(
+        self, key: str, new_key: str, *, if_match: str | None = None, tags: Mapping[str, str] | None = None
     ) -> str: ...
     def move(self, key: str, new_key: str) -> None: ...
     def delete(self, key: str) -> None: ...
@@ -327,9 +332,14 @@ class S3Storage:
             Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in tags.items()]},
         )
 
-    def read(self, key: str, start: int | None = None, end: int | None = None) -> Iterator[bytes]:
-        """Stream the object (or bytes start..end inclusive) in chunks; never the whole object at once."""
+    def read(
+        self, key: str, start: int | None = None, end: int | None = None, *, if_match: str | None = None
+    ) -> Iterator[bytes]:
+        """Stream the object (or bytes start..end inclusive) in chunks; never the whole object at once.
+        With `if_match` (an ETag) S3 refuses the read once the object is another one."""
         kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if if_match is not None:
+            kwargs["IfMatch"] = _quoted(if_match)
         if start is not None:
             kwargs["Range"] = f"bytes={start}-{'' if end is None else end}"
         body = self._call("get_object", **kwargs)["Body"]
@@ -381,39 +391,55 @@ class S3Storage:
             raise StorageError(f"presign get_object: {type(exc).__name__}") from exc
         return str(request.prepare().url)
 
-    def move(self, key: str, new_key: str) -> None:
-        """Copy the object (content, content type, metadata, tags) to `new_key`, check the copy's size,
-        then delete the original. A failed move leaves the original in place; repeating it is safe.
+    def copy(
+        self, key: str, new_key: str, *, if_match: str | None = None, tags: Mapping[str, str] | None = None
+    ) -> str:
+        """Copy the object (content, content type, metadata, and its tags or `tags`) to `new_key`, check the
+        copy's size, and return the copy's ETag (unquoted, as `head` gives it). With `if_match` only the
+        object of that ETag is copied: one replaced since fails the copy (StorageError). Repeating it is safe.
 
         Up to `copy_threshold` (S3's 5 GiB CopyObject limit) one atomic CopyObject; above it a multipart
         copy (`_multipart_copy`). HeadObject on an object not scanned clean is allowed only to the scanner
         (bucket policy), the only caller. ObjectNotFound means the source is not there, nothing else.
         """
         source = self._call("head_object", Bucket=self.bucket, Key=key)
+        if if_match is not None and source["ETag"] != _quoted(if_match):
+            raise StorageError(f"copy {key}: the object changed (ETag {source['ETag']}, not {if_match})")
         size = int(source["ContentLength"])
         try:
             if size > self.copy_threshold:
-                self._multipart_copy(key, new_key, source)
+                self._multipart_copy(key, new_key, source, tags)
             else:
+                tagging: dict[str, Any] = {"TaggingDirective": "COPY"}
+                if tags is not None:
+                    tagging = {"TaggingDirective": "REPLACE", "Tagging": _tagging(tags)}
                 self._call(
                     "copy_object",
                     Bucket=self.bucket,
                     Key=new_key,
                     CopySource={"Bucket": self.bucket, "Key": key},
                     CopySourceIfMatch=source["ETag"],
-                    TaggingDirective="COPY",
+                    **tagging,
                 )
-            copied = int(self._call("head_object", Bucket=self.bucket, Key=new_key)["ContentLength"])
+            copied = self._call("head_object", Bucket=self.bucket, Key=new_key)
         except ObjectNotFound as exc:
             # A vanished upload or copy: retryable. Should the source be gone, the retry's HeadObject says so.
-            raise StorageError(f"move {key}: {exc}") from exc
-        if copied != size:
+            raise StorageError(f"copy {key}: {exc}") from exc
+        if int(copied["ContentLength"]) != size:
             # Remove the bad copy, or a later "already moved?" check could take it for the object.
             self.delete(new_key)
-            raise StorageError(f"move {key}: the copy has {copied} bytes, the source {size}")
+            raise StorageError(f"copy {key}: the copy has {copied['ContentLength']} bytes, the source {size}")
+        return str(copied["ETag"]).strip('"')
+
+    def move(self, key: str, new_key: str) -> None:
+        """`copy` the object, then delete the original. A failed move leaves the original in place;
+        repeating it is safe."""
+        self.copy(key, new_key)
         self.delete(key)
 
-    def _multipart_copy(self, key: str, new_key: str, source: Mapping[str, Any]) -> None:
+    def _multipart_copy(
+        self, key: str, new_key: str, source: Mapping[str, Any], tags: Mapping[str, str] | None
+    ) -> None:
         """Copy an object of any size with UploadPartCopy, a few parts at a time; abort on any failure.
 
         Hand-written rather than boto3's managed `client.copy`: what that carries over in a multipart copy
@@ -427,8 +453,7 @@ class S3Storage:
             "create_multipart_upload",
             Bucket=self.bucket,
             Key=new_key,
-            # Spaces ("ClamAV 1.4.2") as %20, which every decoder reads as one; "+" is a space only to some.
-            Tagging=urlencode(self.get_tags(key), quote_via=quote),
+            Tagging=_tagging(tags if tags is not None else self.get_tags(key)),
             **headers,
         )
         upload_id = str(created["UploadId"])
@@ -561,6 +586,17 @@ def _completed_part(part: UploadedPart) -> dict[str, Any]:
     if part.checksum_sha256:
         entry["ChecksumSHA256"] = part.checksum_sha256
     return entry
+
+
+def _tagging(tags: Mapping[str, str]) -> str:
+    """Tags as a copy's x-amz-tagging header: spaces ("ClamAV 1.4.2") as %20, which every decoder reads as
+    one; "+" is a space only to some."""
+    return urlencode(dict(tags), quote_via=quote)
+
+
+def _quoted(etag: str) -> str:
+    """An ETag as HTTP headers and most S3 answers spell it (GetObjectAttributes leaves out the quotes)."""
+    return f'"{etag.strip(chr(34))}"'
 
 
 def copy_ranges(size: int, part_size: int) -> list[tuple[int, int, int]]:

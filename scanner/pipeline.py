@@ -1,5 +1,6 @@
 """The scan pipeline: an S3 ObjectCreated event → the attachment claimed → its object streamed through the
-scan core → the verdict recorded → the object tagged (and quarantined) → Genesys owed the announcement.
+scan core → the verdict recorded → the object tagged (copied to the clean prefix, or quarantined) → Genesys
+owed the announcement.
 
 `ScanPipeline.handle_message(body)` takes one SQS message body (the worker's poller and the Lambda handler
 both call it) and answers whether the message is done (delete it) or must come back after a delay.
@@ -17,8 +18,13 @@ Exactly once, whatever the queue delivers (S3's test event, duplicates, URL-enco
 `flask scan retry` (scanner/cli.py) puts a failed attachment back to uploaded and sends `scan_request`,
 an ObjectCreated message for its object, to the same queue S3 notifies.
 
-Fail-closed: the object is tagged before the record says clean (the presign gate needs both), anything
-else leaves it unreadable; a scan that errors is retried with backoff and ends failed after
+Immutable once scanned: every read of a scan names the ETag of its first, and a clean object is copied
+(pinned to that ETag, born tagged clean) under S3_CLEAN_PREFIX, which no upload URL addresses; the record
+then names the copy and its ETag, and the upload key is removed. A PUT to the upload key after the verdict
+only causes an event that is logged and whose object is removed.
+
+Fail-closed: the object is copied and tagged before the record says clean (the presign gate needs both),
+anything else leaves it unreadable; a scan that errors is retried with backoff and ends failed after
 SCAN_MAX_ATTEMPTS; in production a file waits while clamd's signatures are stale.
 """
 
@@ -169,11 +175,14 @@ class Claim:
 
 @dataclass(frozen=True)
 class Finding:
-    """A verdict, the stored size, and whether the object must go (its size was not the announced one)."""
+    """A verdict, the stored size and ETag of what was read, whether the object must go (its size was not
+    the announced one), and the ETag of the served copy once a clean one is made."""
 
     verdict: Verdict
     size: int | None = None
     delete_object: bool = False
+    etag: str | None = None
+    served_etag: str | None = None
 
 
 def tag_value(text: str) -> str:
@@ -272,7 +281,7 @@ class ScanPipeline:
             return Result.done("unknown object")
         status = AttachmentStatus(attachment.status)
         if status.is_final:
-            return self._finish_storage(attachment, detail=f"already {status}")
+            return self._finish_storage(attachment, detail=f"already {status}", later_event=True)
         problem, delay = self._engine_problem()
         if problem:
             # Not claimed: waiting for clamd or fresh signatures costs the file none of its attempts.
@@ -388,20 +397,22 @@ class ScanPipeline:
         """Check the stored size against the declared one, then stream the object through the scan core."""
         key = claim.object_key
         try:
-            size = self.storage.head(key).size
+            info = self.storage.head(key)
         except ObjectNotFound:
             return Finding(Verdict(Outcome.ERROR, reason=f"object {key} is not in storage", retryable=True))
         except StorageError as exc:
             return Finding(Verdict(Outcome.ERROR, reason=f"storage: {exc}", retryable=True))
+        size, etag = info.size, info.etag
         if size != claim.declared_size:
             reason = f"stored {size} bytes where {claim.declared_size} were announced"
             return Finding(Verdict(Outcome.REJECTED, reason=reason), size=size, delete_object=True)
 
+        # Every read names the ETag: an object replaced mid-scan fails the read rather than mixing files.
         def read_range(first: int, last: int) -> Iterator[bytes]:
-            return self.storage.read(key, first, last)
+            return self.storage.read(key, first, last, if_match=etag)
 
         verdict = scan(
-            self.storage.read(key),
+            self.storage.read(key, if_match=etag),
             size=size,
             declared_type=claim.declared_type,
             allowed_types=self.settings.upload_allowed_types,
@@ -409,7 +420,7 @@ class ScanPipeline:
             options=self.options,
             range_reader=read_range,
         )
-        return Finding(verdict, size=size)
+        return Finding(verdict, size=size, etag=etag)
 
     # -- recording -----------------------------------------------------------------------------------
 
@@ -420,7 +431,7 @@ class ScanPipeline:
         status = _FINAL_STATUS[verdict.outcome]
         now = self.clock()
         try:
-            self._effects_before(claim, status, finding, now)
+            finding = self._effects_before(claim, status, finding, now)
         except StorageError as exc:
             if status is not AttachmentStatus.CLEAN:
                 log.warning("tagging a refused object failed; it stays unreadable", extra={"error": str(exc)})
@@ -444,14 +455,17 @@ class ScanPipeline:
         return self._finish_storage(attachment, detail=str(status))
 
     def _release(self, claim: Claim, reason: str) -> Result:
-        """Give the attachment back for a later attempt, with backoff."""
+        """Give the attachment back for a later attempt, with backoff (unless another scanner took it over:
+        its upload key may be gone because that one's verdict is recorded)."""
         with self.db.session() as session:
-            session.execute(
+            released = session.execute(
                 update(Attachment)
                 .where(*self._fence(claim))
                 .values(status=AttachmentStatus.UPLOADED, scan_lease_until=None, scan_error=reason[:2000])
                 .execution_options(synchronize_session=False)
             )
+        if getattr(released, "rowcount", 0) != 1:
+            return Result.done("lost to another scanner", claim.id)
         delay = min(
             self.settings.scan_retry_max_seconds,
             self.settings.scan_retry_base_seconds * 2 ** (claim.attempts - 1),
@@ -469,12 +483,27 @@ class ScanPipeline:
 
     def _effects_before(
         self, claim: Claim, status: AttachmentStatus, finding: Finding, now: datetime
-    ) -> None:
-        """Storage effects that precede the record: the verdict's tags, or removing a mis-sized object."""
+    ) -> Finding:
+        """Storage effects that precede the record: the verdict's tags, or removing a mis-sized object.
+
+        A clean object is copied, tags and all, under the clean prefix (no upload URL addresses it, only
+        the scanner writes it), pinned to the ETag that was read: what is served is what was scanned,
+        whatever is PUT to the upload key later. The upload key is removed once the verdict is recorded.
+        """
+        tags = verdict_tags(status, finding.verdict, now)
         if finding.delete_object:
             self.storage.delete(claim.object_key)
-            return
-        self.storage.put_tags(claim.object_key, verdict_tags(status, finding.verdict, now))
+        elif status is AttachmentStatus.CLEAN:
+            served = self.storage.copy(
+                claim.object_key, self._served_key(claim.id), if_match=finding.etag, tags=tags
+            )
+            return dataclasses.replace(finding, served_etag=served)
+        else:
+            self.storage.put_tags(claim.object_key, tags)
+        return finding
+
+    def _served_key(self, attachment_id: str) -> str:
+        return object_key(self.settings.s3_clean_prefix, attachment_id)
 
     def _write_verdict(self, claim: Claim, status: AttachmentStatus, finding: Finding, now: datetime) -> bool:
         """The verdict, the widget's notice and the outbox entry for the agent: one fenced transaction."""
@@ -492,6 +521,9 @@ class ScanPipeline:
         }
         if finding.size is not None:
             values["size"] = finding.size
+        if finding.served_etag is not None:
+            values["object_key"] = self._served_key(claim.id)
+            values["served_etag"] = finding.served_etag
         if verdict.sha256:
             values["sha256"] = verdict.sha256
         if verdict.effective_type:
@@ -562,12 +594,15 @@ class ScanPipeline:
 
     # -- storage effects after the verdict ---------------------------------------------------------------
 
-    def _finish_storage(self, attachment: Attachment, *, detail: str) -> Result:
-        """Quarantine (or delete) an infected object still in the incoming prefix; idempotent.
+    def _finish_storage(self, attachment: Attachment, *, detail: str, later_event: bool = False) -> Result:
+        """Remove the upload key of a file whose object moved (clean: copied; infected: quarantined), or
+        quarantine (or delete) an infected object still in the incoming prefix; idempotent.
 
         Runs after the verdict is recorded and again for every later event of the object, so that a crash
         between the record and the move is finished by the message's redelivery.
         """
+        if not self._incoming(attachment.object_key):
+            return self._remove_upload(attachment, detail=detail, later_event=later_event)
         if attachment.status != AttachmentStatus.INFECTED or not self._incoming(attachment.object_key):
             return Result.done(detail, attachment.id)
         try:
@@ -598,6 +633,40 @@ class ScanPipeline:
             )
         log.info("infected object quarantined", extra={"attachment_id": attachment.id, "key": target})
         return Result.done(f"{detail}; quarantined", attachment.id)
+
+    def _remove_upload(self, attachment: Attachment, *, detail: str, later_event: bool) -> Result:
+        """Delete the upload key of a file whose scanned object lives elsewhere. An object found there on a
+        later event was PUT after the verdict (with a kept upload URL): it is logged and removed unscanned,
+        and neither the record, nor the scanned object, nor its tags change."""
+        upload = object_key(self.settings.s3_incoming_prefix, attachment.id)
+        try:
+            if later_event:
+                try:
+                    info = self.storage.head(upload)
+                except ObjectNotFound:
+                    return Result.done(detail, attachment.id)  # a duplicate event: nothing left to remove
+                log.warning(
+                    "an object was written to the upload key after the verdict; removed unscanned, "
+                    "what was scanned is unchanged",
+                    extra={
+                        "attachment_id": attachment.id,
+                        "status": str(attachment.status),
+                        "key": upload,
+                        "size": info.size,
+                        "etag": info.etag,
+                        "served_etag": attachment.served_etag,
+                    },
+                )
+            self.storage.delete(upload)
+        except StorageError as exc:
+            log.warning(
+                "removing the upload key failed; will retry",
+                extra={"attachment_id": attachment.id, "error": str(exc)},
+            )
+            return Result.retry(
+                f"{detail}; upload removal failed", self.settings.scan_retry_base_seconds, attachment.id
+            )
+        return Result.done(f"{detail}; stray upload removed" if later_event else detail, attachment.id)
 
 
 class _Heartbeat:

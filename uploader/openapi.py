@@ -316,6 +316,7 @@ def document(server_url: str) -> dict[str, Any]:
                             "invalid_request",
                             "not_found",
                             "not_uploading",
+                            "upload_complete",
                             "part_out_of_range",
                             "invalid_checksum",
                             csrf=True,

@@ -27,6 +27,7 @@ class Reason(StrEnum):
     NOT_CLEAN = "not_clean"
     TAG_NOT_CLEAN = "tag_not_clean"
     OBJECT_MISSING = "object_missing"
+    OBJECT_CHANGED = "object_changed"  # the served object is not the one the scanner copied
     BAD_HOST_ORIGIN = "bad_host_origin"
     GENESYS_UNAVAILABLE = "genesys_unavailable"
     STORAGE_UNAVAILABLE = "storage_unavailable"

@@ -1,5 +1,5 @@
 """Serving bytes: the type a file is served as, and the only way to a presigned URL (clean in the database
-AND tagged clean on its object)."""
+AND tagged clean on its object AND that object the scanner's copy of what it read)."""
 
 from __future__ import annotations
 
@@ -73,10 +73,12 @@ _confirmed_clean = _TagConfirmations(TAG_CONFIRMATION_SECONDS)
 
 
 def ensure_servable(storage: ObjectStorage, attachment: Attachment) -> None:
-    """Refuse unless the database says clean AND the object's scan-status tag says clean (read from S3, or
-    read as clean within TAG_CONFIRMATION_SECONDS by this process).
+    """Refuse unless the database says clean AND the object's scan-status tag says clean AND the object is
+    the scanner's copy (its ETag the one recorded with the verdict), read from S3 or confirmed within
+    TAG_CONFIRMATION_SECONDS by this process.
 
-    :raise AccessDenied: NOT_CLEAN, TAG_NOT_CLEAN or OBJECT_MISSING. :raise AccessUnavailable: S3 failed.
+    :raise AccessDenied: NOT_CLEAN, TAG_NOT_CLEAN, OBJECT_CHANGED or OBJECT_MISSING.
+    :raise AccessUnavailable: S3 failed.
     """
     if attachment.status != AttachmentStatus.CLEAN:
         raise AccessDenied(Reason.NOT_CLEAN, f"status={attachment.status}")
@@ -84,6 +86,8 @@ def ensure_servable(storage: ObjectStorage, attachment: Attachment) -> None:
         return
     try:
         tags = storage.get_tags(attachment.object_key)
+        # Files recorded before served copies existed have no ETag to compare (their tag still guards).
+        etag = storage.head(attachment.object_key).etag if attachment.served_etag else None
     except ObjectNotFound:
         raise AccessDenied(Reason.OBJECT_MISSING) from None
     except StorageError as exc:
@@ -94,6 +98,12 @@ def ensure_servable(storage: ObjectStorage, attachment: Attachment) -> None:
             extra={"attachment_id": attachment.id, "tag": tagged_status(tags)},
         )
         raise AccessDenied(Reason.TAG_NOT_CLEAN, f"tag={tagged_status(tags)}")
+    if etag != attachment.served_etag:
+        log.error(
+            "a clean attachment's served object is not the scanner's copy",
+            extra={"attachment_id": attachment.id, "etag": etag, "served_etag": attachment.served_etag},
+        )
+        raise AccessDenied(Reason.OBJECT_CHANGED, f"etag={etag}")
     _confirmed_clean.remember(storage.bucket, attachment.object_key)
 
 

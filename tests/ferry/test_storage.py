@@ -96,6 +96,27 @@ def test_missing_object_is_object_not_found(storage: S3Storage) -> None:
         storage.head("incoming/missing")
 
 
+def test_a_pinned_copy_is_born_with_its_tags_or_refused_once_the_source_changed(storage: S3Storage) -> None:
+    storage.client.put_object(
+        Bucket=storage.bucket, Key="incoming/c", Body=b"scanned", Tagging="scan-status=pending"
+    )
+    read = storage.head("incoming/c").etag
+
+    etag = storage.copy(
+        "incoming/c", "clean/c", if_match=read, tags={"scan-status": "clean", "engine": "ClamAV 1"}
+    )
+
+    assert etag == storage.head("clean/c").etag
+    assert storage.get_tags("clean/c") == {"scan-status": "clean", "engine": "ClamAV 1"}
+    assert b"".join(storage.read("clean/c", if_match=etag)) == b"scanned"
+    storage.client.put_object(Bucket=storage.bucket, Key="incoming/c", Body=b"swapped")
+    with pytest.raises(StorageError, match="changed"):
+        storage.copy("incoming/c", "clean/c", if_match=read, tags={"scan-status": "clean"})
+    with pytest.raises(StorageError, match="PreconditionFailed"):
+        b"".join(storage.read("incoming/c", if_match=read))
+    assert b"".join(storage.read("clean/c")) == b"scanned"
+
+
 def test_move_keeps_content_and_tags(storage: S3Storage) -> None:
     url, headers = storage.presign_put(
         "incoming/m", content_type="text/plain", tags={"scan-status": "infected"}, expires=60

@@ -25,6 +25,7 @@ from tests.infra.ferry_settings import required_in_production, variables_read
 
 BUCKET_ARN = "${EvidenceBucket.Arn}"
 OBJECTS = "${EvidenceBucket.Arn}/*"
+SERVED = "${EvidenceBucket.Arn}/${CleanPrefix}*"
 SCANNER_ROLE = {"Fn::GetAtt": ["ScannerRole", "Arn"]}
 # Actions on the bucket itself rather than on its objects.
 BUCKET_LEVEL = {"s3:ListBucket", "s3:ListBucketMultipartUploads"}
@@ -40,8 +41,9 @@ def _denies(document: dict[str, Any], action: str) -> list[dict[str, Any]]:
     return [s for s in statements(document) if s["Effect"] == "Deny" and action in actions(s)]
 
 
-def _only_deny(document: dict[str, Any], action: str) -> dict[str, Any]:
-    found = _denies(document, action)
+def _only_deny(document: dict[str, Any], action: str, on: str | None = None) -> dict[str, Any]:
+    """The one Deny of `action` (on the resource `on` alone, if given)."""
+    found = [s for s in _denies(document, action) if on is None or targets(s) == {on}]
     assert len(found) == 1, f"expected one Deny statement for {action}, found {len(found)}"
     statement = found[0]
     assert statement["Principal"] == "*"
@@ -133,14 +135,23 @@ def test_tags_cannot_be_written_but_by_the_scanner_except_pending(template: dict
 
 
 def test_uploads_cannot_be_born_with_another_scan_status(template: dict[str, Any]) -> None:
-    statement = _only_deny(bucket_policy(template, "EvidenceBucket"), "s3:PutObject")
-    assert targets(statement) == {OBJECTS}
+    statement = _only_deny(bucket_policy(template, "EvidenceBucket"), "s3:PutObject", on=OBJECTS)
     # IfExists: UploadPart and CompleteMultipartUpload are s3:PutObject requests without tags; a strict
     # condition would refuse every multipart upload.
     assert statement["Condition"] == {
         "StringNotEqualsIfExists": {"s3:RequestObjectTag/scan-status": "pending"},
         "ArnNotEquals": {"aws:PrincipalArn": SCANNER_ROLE},
     }
+
+
+def test_served_objects_are_written_and_deleted_only_by_the_scanner(template: dict[str, Any]) -> None:
+    # What is served is the scanner's copy of what it read: no one else may replace it (PutObject covers
+    # CopyObject and multipart uploads too) or remove it, whatever IAM grants.
+    statement = _only_deny(bucket_policy(template, "EvidenceBucket"), "s3:PutObject", on=SERVED)
+    assert actions(statement) == {"s3:PutObject", "s3:DeleteObject"}
+    assert statement["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": SCANNER_ROLE}}
+    assert parameter_default(template, "CleanPrefix") == "clean/"
+    assert _environment(template, "ScannerFunction")["S3_CLEAN_PREFIX"] == {"Ref": "CleanPrefix"}
 
 
 def test_mirror_is_written_only_by_the_updater(template: dict[str, Any]) -> None:
@@ -436,15 +447,19 @@ def test_web_app_cannot_change_scan_tags(template: dict[str, Any]) -> None:
             assert statement["Condition"] == {"StringEquals": {"s3:RequestObjectTag/scan-status": "pending"}}
 
 
-def test_web_app_works_only_under_the_incoming_prefix(template: dict[str, Any]) -> None:
+def test_web_app_uploads_under_the_incoming_prefix_and_only_reads_served_files(
+    template: dict[str, Any],
+) -> None:
     granted: dict[str, set[str]] = {}
     for statement in _web_app_statements(template):
         for action in actions(statement):
             granted.setdefault(action, set()).update(targets(statement))
     object_level = {a: t for a, t in granted.items() if a.startswith("s3:") and a not in BUCKET_LEVEL}
     assert object_level, "the web app must be able to upload"
+    served_reads = {"s3:GetObject", "s3:GetObjectTagging", "s3:GetObjectAttributes"}
     for action, where in object_level.items():
-        assert where == {"${EvidenceBucket.Arn}/${IncomingPrefix}*"}, action
+        served = {SERVED} if action in served_reads else set()
+        assert where == {"${EvidenceBucket.Arn}/${IncomingPrefix}*", *served}, action
     needed = {
         "s3:PutObject",
         "s3:GetObject",
@@ -481,10 +496,12 @@ def test_scanner_role_can_read_tag_and_quarantine(template: dict[str, Any]) -> N
     granted = _role_grants(template, "ScannerRole")
     incoming = "arn:${AWS::Partition}:s3:::${BucketName}/${IncomingPrefix}*"
     quarantine = "arn:${AWS::Partition}:s3:::${BucketName}/${QuarantinePrefix}*"
+    served = "arn:${AWS::Partition}:s3:::${BucketName}/${CleanPrefix}*"
     for action in ("s3:GetObject", "s3:GetObjectTagging", "s3:PutObjectTagging", "s3:DeleteObject"):
-        assert incoming in granted[action], action
-    assert granted["s3:PutObject"] == {quarantine}
-    assert granted["s3:AbortMultipartUpload"] == {quarantine}  # a failed multipart move (over 5 GiB)
+        assert {incoming, served} <= granted[action], action
+    # Copies only: clean ones to the served prefix, infected ones to quarantine; never an upload.
+    assert granted["s3:PutObject"] == {quarantine, served}
+    assert granted["s3:AbortMultipartUpload"] == {quarantine, served}  # a failed multipart copy (over 5 GiB)
     for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"):
         assert granted[action] == {"${ScanQueue.Arn}"}
     assert "${SignatureMirrorBucket.Arn}/clamav/*" in granted["s3:GetObject"]

@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from sqlalchemy import func, select, update
 
 from ferry import create_app
+from ferry.access import serving
 from ferry.access.refusals import AccessDenied, Reason
 from ferry.access.serving import presigned_url
 from ferry.antivirus import ClamdClient
@@ -42,6 +43,7 @@ from tests.scanner.stack import (
     new_chat,
     notices,
     outbox_entries,
+    put_object,
     s3_event,
     video_with_tail,
     zipped,
@@ -161,6 +163,12 @@ def test_a_clean_file_is_tagged_recorded_and_owed_to_genesys_in_one_go(
     assert done.sha256 == hashlib.sha256(data).hexdigest()
     assert done.engine_version and done.test_signatures_only and done.signature_version is None
     assert done.scanned_at is not None and done.scan_error is None
+    # Served from the scanner's copy (no upload URL addresses it); the upload key is gone.
+    assert done.object_key == f"clean/{attachment_id}"
+    assert done.served_etag == storage.head(done.object_key).etag
+    assert b"".join(storage.read(done.object_key)) == data
+    with pytest.raises(ObjectNotFound):
+        storage.head(f"incoming/{attachment_id}")
     tags = storage.get_tags(done.object_key)
     assert tags["scan-status"] == "clean"
     assert tags["scan-sha256"] == done.sha256
@@ -175,6 +183,86 @@ def test_a_clean_file_is_tagged_recorded_and_owed_to_genesys_in_one_go(
     assert text.endswith(f"http://ferry.test/files/{attachment_id}")
     assert "content" not in entry.payload  # the presigned URL is minted when the entry is sent
     assert display_state(done) == "scanning"  # until the worker has delivered it
+
+
+@pytest.fixture
+def png_upload(db: Database, storage: S3Storage, chat: str, samples: dict[str, bytes]) -> str:
+    """A PNG uploaded and waiting for its scan."""
+    return add_attachment(db, storage, chat, samples["png"], filename="a.png", declared_type="image/png")
+
+
+def test_a_served_copy_that_is_not_the_scanner_s_is_refused_by_the_gate(
+    pipeline: ScanPipeline, db: Database, storage: S3Storage, png_upload: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    attachment_id = png_upload
+    scan_one(pipeline, attachment_id)
+    done = attachment(db, attachment_id)
+    presigned_url(storage, done, inline=True, seconds=60)
+    # Other bytes, tagged clean, under the served key (only the scanner role may write there in AWS).
+    storage.client.put_object(
+        Bucket=storage.bucket, Key=done.object_key, Body=b"other bytes", Tagging="scan-status=clean"
+    )
+    monkeypatch.setattr(serving, "_confirmed_clean", serving._TagConfirmations(30.0))  # a fresh process
+
+    with pytest.raises(AccessDenied) as refused:
+        presigned_url(storage, done, inline=True, seconds=60)
+    assert refused.value.reason is Reason.OBJECT_CHANGED
+
+
+def test_an_upload_replaced_after_its_scan_is_not_recorded_clean_but_scanned_again(
+    pipeline: ScanPipeline,
+    db: Database,
+    storage: S3Storage,
+    png_upload: str,
+    samples: dict[str, bytes],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    attachment_id = png_upload
+    copy = storage.copy
+
+    def replaced_first(key: str, new_key: str, **pinned: Any) -> str:
+        # The customer writes the upload key between the scan's last read and the copy.
+        put_object(storage, key, bytes(reversed(samples["png"])), "image/png")
+        return copy(key, new_key, **pinned)
+
+    monkeypatch.setattr(storage, "copy", replaced_first)
+    result = pipeline.handle_message(s3_event(f"incoming/{attachment_id}"))
+
+    assert result.disposition is Disposition.RETRY and "changed" in result.detail
+    released = attachment(db, attachment_id)
+    assert (released.status, released.served_etag) == (AttachmentStatus.UPLOADED, None)
+    with pytest.raises(ObjectNotFound):
+        storage.head(f"clean/{attachment_id}")
+
+
+def test_a_put_to_a_quarantined_file_s_upload_key_is_logged_and_removed_and_changes_nothing(
+    pipeline: ScanPipeline,
+    db: Database,
+    storage: S3Storage,
+    chat: str,
+    eicar: bytes,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    attachment_id = add_attachment(db, storage, chat, eicar, filename="notes.txt", declared_type="text/plain")
+    scan_one(pipeline, attachment_id)
+    put_object(storage, f"incoming/{attachment_id}", b"harmless now", "text/plain")
+
+    with caplog.at_level(logging.WARNING, logger="scanner.pipeline"):
+        result = pipeline.handle_message(s3_event(f"incoming/{attachment_id}"))
+
+    assert (result.disposition, result.detail) == (Disposition.DONE, "already infected; stray upload removed")
+    assert any("written to the upload key after the verdict" in r.getMessage() for r in caplog.records)
+    with pytest.raises(ObjectNotFound):
+        storage.head(f"incoming/{attachment_id}")
+    infected = attachment(db, attachment_id)
+    assert (infected.status, infected.object_key) == (
+        AttachmentStatus.INFECTED,
+        f"quarantine/{attachment_id}",
+    )
+    assert storage.get_tags(infected.object_key)["scan-status"] == "infected"
+    assert b"".join(storage.read(infected.object_key)) == eicar
+    # Its redelivery finds nothing more to do.
+    assert pipeline.handle_message(s3_event(f"incoming/{attachment_id}")).detail == "already infected"
 
 
 def test_the_plain_eicar_file_is_quarantined_never_presignable_and_the_customer_told(

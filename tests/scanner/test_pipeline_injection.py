@@ -236,7 +236,7 @@ def test_a_clean_record_whose_tag_is_not_clean_gets_no_url(
         db, storage, new_chat(db), samples["png"], filename="a.png", declared_type="image/png"
     )
     pipeline.handle_message(s3_event(f"incoming/{attachment_id}"))
-    storage.put_tags(f"incoming/{attachment_id}", {"scan-status": "pending"})  # record and tag disagree
+    storage.put_tags(f"clean/{attachment_id}", {"scan-status": "pending"})  # record and tag disagree
 
     with caplog.at_level(logging.WARNING, logger="ferry.announcement"):
         deliver_all(delivery)

@@ -105,8 +105,10 @@ def test_a_long_scan_keeps_renewing_its_lease(
     seen_renewals = threading.Event()
     read = storage.read
 
-    def held_read(key: str, start: int | None = None, end: int | None = None) -> Iterator[bytes]:
-        chunks = read(key, start, end)
+    def held_read(
+        key: str, start: int | None = None, end: int | None = None, *, if_match: str | None = None
+    ) -> Iterator[bytes]:
+        chunks = read(key, start, end, if_match=if_match)
         yield next(chunks)
         seen_renewals.wait(timeout=60)
         yield from chunks

@@ -152,6 +152,11 @@ def test_small_file_is_one_signed_put(client: FlaskClient, chat: Json, schemas: 
     upload(client, attachment, data)
     done = client.post(f"{ATTACHMENTS}/{attachment['id']}/complete", headers=CSRF)
     assert done.json["attachment"]["state"] == "scanning"
+    # Once complete, no URL that could write the file again is issued.
+    again = refused(
+        sign(client, attachment["id"], [{"number": 1, "sha256": sha(data)}]), 409, "upload_complete"
+    )
+    assert again["message"] == "This file was already sent (scanning); it can no longer be changed."
 
 
 def test_cancel_aborts_the_multipart_upload(

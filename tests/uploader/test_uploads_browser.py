@@ -9,6 +9,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -70,6 +71,17 @@ def part_number(url: str) -> int | None:
 def parts_matching(numbers: str) -> re.Pattern[str]:
     """A URL pattern for part PUTs whose number matches the regex `numbers` (only those are intercepted)."""
     return re.compile(rf"[?&]partNumber=(?:{numbers})(?:&|$)")
+
+
+def dated_a_day_earlier(url: str) -> str:
+    """A presigned URL as it would be a day after it was signed (its X-Amz-Date and credential scope a day
+    earlier): S3 refuses it with 403 AccessDenied "Request has expired" (the local S3 checks the time before
+    the signature)."""
+    signed_at = re.search(r"X-Amz-Date=((\d{8})T\d{6}Z)", url)
+    assert signed_at is not None
+    earlier = datetime.strptime(signed_at[1], "%Y%m%dT%H%M%SZ") - timedelta(days=1)
+    dated = url.replace(signed_at[0], f"X-Amz-Date={earlier:%Y%m%dT%H%M%SZ}")
+    return dated.replace(f"%2F{signed_at[2]}%2F", f"%2F{earlier:%Y%m%d}%2F")
 
 
 def poll(page: Any, condition: Callable[[], Any], timeout: float = 60.0) -> Any:
@@ -144,10 +156,10 @@ def test_failed_part_requests_are_retried_and_the_upload_completes(
         2: lambda route: route.abort("connectionreset"),
         3: lambda route: route.fulfill(status=400, body="<Error><Code>BadDigest</Code></Error>"),
         5: lambda route: route.fulfill(status=500, body="<Error><Code>InternalError</Code></Error>"),
-        7: lambda route: route.fulfill(
-            status=403, body="<Error><Code>AccessDenied</Code></Error>"
-        ),  # expired
+        # The local S3 answers an expired URL's 403 AccessDenied "Request has expired" as S3 does.
+        7: lambda route: route.continue_(url=aged.setdefault(7, dated_a_day_earlier(route.request.url))),
     }
+    aged: dict[int, str] = {}
     failed: list[int] = []
 
     def flaky(route: Any) -> None:
@@ -159,12 +171,15 @@ def test_failed_part_requests_are_retried_and_the_upload_completes(
         route.continue_()
 
     page.route(parts_matching("2|3|5|7"), flaky)
+    answers: dict[str, int] = {}
+    page.on("response", lambda answer: answers.__setitem__(answer.url, answer.status))
     signed = signed_parts(page)
     start_chat(page, s3_stack.url)
     page.get_by_label("Attach file").set_input_files(path)
     item = upload_item(page, "retry.mp4")
     expect(item).to_have_attribute("data-state", "scanning", timeout=UPLOAD_WAIT_MS)
     assert sorted(failed) == [2, 3, 5, 7]
+    assert answers[aged[7]] == 403
     # A refused signature (403) or checksum (400) gets a new URL; a dropped connection or a 500 does not.
     assert sorted(signed) == sorted([*range(1, 9), 3, 7])
     [attachment] = page.evaluate("fetch('/chat/api/attachments').then(r => r.json())")["attachments"]
