@@ -23,7 +23,7 @@ from devstack.s3 import Credentials, S3Emulator
 from ferry import create_app
 from ferry.cli import upgrade_database
 from ferry.config import Settings
-from ferry.db import Base
+from ferry.db import Base, Database
 from ferry.queues import SqsQueue
 from ferry.services import Services
 from ferry.storage import S3Storage, queue_policy
@@ -87,6 +87,14 @@ def database_url(_migrated_database: str, tmp_path: Path) -> str:
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     engine.dispose()
     return _migrated_database
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    """The Database adapter over this test's empty database, disposed (and so checked for leaks) after it."""
+    database = Database(database_url)
+    yield database
+    database.dispose()
 
 
 def is_postgres(url: str) -> bool:

@@ -9,7 +9,6 @@ import pytest
 
 from devstack.clamd import TEST_SIGNATURES, ClamdProcess
 from ferry.antivirus import ClamdClient
-from ferry.db import Database
 from tests.conftest import free_port as any_free_port
 from tests.conftest import start_test_clamd
 from tests.genesys.conftest import (  # noqa: F401 - the scripted Genesys server's fixtures
@@ -22,13 +21,6 @@ from tests.genesys.conftest import (  # noqa: F401 - the scripted Genesys server
 
 # Small limits for the instance that tests what clamd does at its limits (streams of a few MB).
 SMALL_LIMITS = {"StreamMaxLength": "2M", "MaxFileSize": "1M", "MaxScanSize": "4M"}
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
-    yield database
-    database.dispose()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -61,13 +60,6 @@ def scan_settings(settings: Settings, clamd: object) -> Settings:
         scan_retry_max_seconds=60.0,
         upload_allowed_types=(*settings.upload_allowed_types, "application/zip"),
     )
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
-    yield database
-    database.dispose()
 
 
 @pytest.fixture

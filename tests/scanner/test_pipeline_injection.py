@@ -57,13 +57,6 @@ def server_settings(settings: Settings, moto_reset: str, clamd: object) -> Setti
 
 
 @pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
-    yield database
-    database.dispose()
-
-
-@pytest.fixture
 def storage(server_settings: Settings) -> S3Storage:
     return S3Storage(
         bucket=server_settings.s3_bucket,

@@ -24,13 +24,6 @@ from tests.uploader.live import wait_for
 
 
 @pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
-    yield database
-    database.dispose()
-
-
-@pytest.fixture
 def storage(settings: Settings, aws: None) -> S3Storage:
     return S3Storage(bucket=settings.s3_bucket, region=settings.aws_region)
 
