@@ -294,7 +294,7 @@ def test_concurrent_callers_share_one_token_fetch(
     client = make_genesys_client(timeout=5.0)
     # A slow token endpoint makes the other threads arrive while the first fetch is under way.
     scripted.reply(
-        "POST", "/oauth/token", Reply(200, {"access_token": "shared", "expires_in": 3600}, delay=0.2)
+        "POST", "/oauth/token", Reply(200, {"access_token": "one-token", "expires_in": 3600}, delay=0.2)
     )
     results: list[str] = []
     threads = [threading.Thread(target=lambda: results.append(client.service_token())) for _ in range(8)]
@@ -302,7 +302,7 @@ def test_concurrent_callers_share_one_token_fetch(
         thread.start()
     for thread in threads:
         thread.join(timeout=10)
-    assert results == ["shared"] * 8
+    assert results == ["one-token"] * 8
     assert len(scripted.seen("POST", "/oauth/token")) == 1
 
 
