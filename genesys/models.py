@@ -623,6 +623,8 @@ class WebhookMessage(GenesysModel):
     metadata: dict[str, str] | None = None
     originating_entity: OriginatingEntity | str | None = None
     events: list[OpenMessageEvent] | None = None
+    # Not in the published schema's message, but real webhook bodies carry the conversation at the top.
+    conversation_id: str | None = None
 
     @property
     def kind(self) -> WebhookKind:

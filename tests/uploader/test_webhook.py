@@ -16,7 +16,17 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from ferry.config import DEV_WEBHOOK_SECRET
-from ferry.models import Chat, ChatMessage, MessageDirection, MessageStatus
+from ferry.models import (
+    Attachment,
+    AttachmentOrigin,
+    AttachmentStatus,
+    Chat,
+    ChatMessage,
+    InboxState,
+    MessageDirection,
+    MessageStatus,
+    WebhookInboxEntry,
+)
 from ferry.outbox import OutboxDelivery, RetryPolicy
 from ferry.services import Services
 from genesys.webhook import SIGNATURE_HEADER, sign
@@ -84,6 +94,11 @@ def customer(api: FlaskClient, chat_app: Flask) -> Chat:
         return session.get_one(Chat, chat_id)
 
 
+def inbox(app: Flask) -> list[WebhookInboxEntry]:
+    with services_of(app).db.session() as session:
+        return list(session.scalars(select(WebhookInboxEntry).order_by(WebhookInboxEntry.id)))
+
+
 def messages(app: Flask) -> list[ChatMessage]:
     with services_of(app).db.session() as session:
         return list(session.scalars(select(ChatMessage).order_by(ChatMessage.id)))
@@ -138,16 +153,33 @@ def test_a_bad_signature_is_refused_and_changes_nothing(
     answer = api.post("/genesys/webhook", data=body, headers=headers)
     assert answer.status_code == 401
     assert messages(chat_app) == []
+    assert inbox(chat_app) == []  # not even recorded
 
 
-def test_a_malformed_payload_is_refused(api: FlaskClient, chat_app: Flask) -> None:
-    assert post(api, {"id": "x", "type": "Text"}).status_code == 400
+def test_a_signed_malformed_payload_is_acknowledged_and_recorded_as_unusable(
+    api: FlaskClient, chat_app: Flask
+) -> None:
+    answer = post(api, {"id": "x", "type": "Text"})
+    assert (answer.status_code, answer.json) == (200, {"status": "unusable"})
     body = b"not json"
     answer = api.post(
         "/genesys/webhook", data=body, headers={SIGNATURE_HEADER: sign(body, DEV_WEBHOOK_SECRET)}
     )
-    assert answer.status_code == 400
+    assert answer.status_code == 200
     assert messages(chat_app) == []
+    assert [(e.state, e.body[-8:]) for e in inbox(chat_app)] == [
+        (InboxState.UNUSABLE, 'e": "Text"}'[-8:]),
+        (InboxState.UNUSABLE, "not json"),
+    ]
+
+
+def test_a_body_over_the_limit_is_refused_with_413(api: FlaskClient, chat_app: Flask) -> None:
+    body = b"x" * (31 * 1000 * 1000)
+    answer = api.post(
+        "/genesys/webhook", data=body, headers={SIGNATURE_HEADER: sign(body, DEV_WEBHOOK_SECRET)}
+    )
+    assert answer.status_code == 413
+    assert inbox(chat_app) == []
 
 
 # -- agent messages -------------------------------------------------------------------------------------
@@ -185,15 +217,18 @@ def test_agent_messages_are_routed_by_the_customer_id(chat_app: Flask, customer:
     }
 
 
-def test_a_message_for_an_unknown_customer_is_acknowledged_and_dropped(
+def test_a_message_for_an_unknown_chat_is_acknowledged_and_kept_for_later(
     api: FlaskClient, chat_app: Flask
 ) -> None:
     answer = post(api, agent_text("nobody-we-know"))
-    assert answer.status_code == 200 and answer.json == {"status": "unknown_customer"}
+    assert answer.status_code == 202 and answer.json == {"status": "deferred"}
     assert messages(chat_app) == []
+    assert [e.state for e in inbox(chat_app)] == [InboxState.PENDING]
 
 
-def test_agent_attachments_keep_only_web_links(api: FlaskClient, chat_app: Flask, customer: Chat) -> None:
+def test_agent_attachments_are_recorded_for_fetching_never_linked(
+    api: FlaskClient, chat_app: Flask, customer: Chat
+) -> None:
     payload = agent_text(customer.customer_id)
     payload["content"] = [
         {
@@ -217,9 +252,17 @@ def test_agent_attachments_keep_only_web_links(api: FlaskClient, chat_app: Flask
     ]
     post(api, payload)
     (stored,) = messages(chat_app)
-    assert stored.content == [
-        {"url": "https://g.example/a.png", "mime": "image/png", "filename": "a.png", "media_type": "Image"}
-    ]
+    assert stored.content is None  # the widget never gets the Genesys URL
+    with services_of(chat_app).db.session() as session:
+        (file,) = session.scalars(select(Attachment))
+        assert (file.origin, file.source_url, file.status, file.filename, file.chat_id) == (
+            AttachmentOrigin.AGENT,
+            "https://g.example/a.png",
+            AttachmentStatus.CREATED,
+            "a.png",
+            customer.id,
+        )
+    assert post(api, payload).json == {"status": "duplicate"}
 
 
 def test_an_agent_message_ends_the_typing_indicator(
@@ -284,9 +327,12 @@ def test_a_receipt_before_the_worker_recorded_genesys_id_matches_our_message_id(
     assert [m.status for m in messages(chat_app)] == [MessageStatus.DELIVERED]
 
 
-def test_a_receipt_for_an_unknown_message_asks_genesys_to_retry(api: FlaskClient, chat_app: Flask) -> None:
+def test_a_receipt_for_an_unknown_message_is_acknowledged_and_kept_for_later(
+    api: FlaskClient, chat_app: Flask
+) -> None:
     answer = post(api, receipt("unknown", "Delivered", "ferry-unknown"))
-    assert answer.status_code == 503 and answer.headers["Retry-After"] == "1"
+    assert answer.status_code == 202 and answer.json == {"status": "deferred"}
+    assert [e.state for e in inbox(chat_app)] == [InboxState.PENDING]
 
 
 def test_receipts_about_agent_messages_are_ignored(api: FlaskClient, chat_app: Flask, customer: Chat) -> None:
