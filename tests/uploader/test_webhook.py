@@ -7,6 +7,7 @@ import hmac
 import json
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -16,6 +17,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from ferry.config import DEV_WEBHOOK_SECRET
+from ferry.db import utcnow
 from ferry.models import (
     Attachment,
     AttachmentOrigin,
@@ -31,7 +33,9 @@ from ferry.outbox import OutboxDelivery, RetryPolicy
 from ferry.services import Services
 from genesys.webhook import SIGNATURE_HEADER, sign
 from tests.uploader.conftest import CSRF, start_chat
+from uploader import webhook_inbox
 from uploader.stream import ChatStream
+from uploader.webhook import body_handler
 
 TIME = "2026-11-24T12:00:00.000Z"
 
@@ -488,3 +492,65 @@ def test_the_webhook_answers_with_database_writes_only(
     assert "genesys" not in services_of(chat_app).__dict__
     with services_of(chat_app).db.session() as session:
         assert session.scalar(select(func.count()).select_from(ChatMessage)) == (before or 0) + 1
+
+
+# -- the inbox's retries ----------------------------------------------------------------------------------
+
+
+def retry_later(app: Flask, minutes: int = 10) -> int:
+    """The worker's inbox loop, run as if `minutes` had passed (every deferred entry is due by then)."""
+    services = services_of(app)
+    return webhook_inbox.retry_due(
+        services.db,
+        services.settings,
+        body_handler(services.db, services.settings),
+        now=utcnow() + timedelta(minutes=minutes),
+    )
+
+
+def test_a_deferred_receipt_is_applied_once_its_message_is_known(
+    api: FlaskClient, chat_app: Flask, customer: Chat, worker: OutboxDelivery
+) -> None:
+    api.post("/chat/api/messages", json={"client_id": "client-0001", "text": "hi"}, headers=CSRF)
+    # Genesys's receipt overtakes the worker's commit of the id it gave the message.
+    assert post(api, receipt("genesys-in-1", "Delivered")).status_code == 202
+    assert retry_later(chat_app) == 1
+    assert [e.state for e in inbox(chat_app)] == [InboxState.PENDING]  # still unknown: kept
+    assert worker.run_once() == 1
+    assert retry_later(chat_app, minutes=20) == 1
+    assert [(e.state, e.outcome) for e in inbox(chat_app)] == [(InboxState.DONE, "receipt_delivered")]
+    assert [m.status for m in messages(chat_app)] == [MessageStatus.DELIVERED]
+
+
+def test_a_deferred_agent_message_reaches_the_chat_once_its_conversation_is_known(
+    api: FlaskClient, chat_app: Flask, customer: Chat
+) -> None:
+    payload = agent_text("an-id-we-never-gave", "for-conversation-9") | {"conversationId": "conversation-9"}
+    assert post(api, payload).status_code == 202
+    with services_of(chat_app).db.session() as session:
+        session.get_one(Chat, customer.id).conversation_id = "conversation-9"
+    assert retry_later(chat_app) == 1
+    (stored,) = messages(chat_app)
+    assert (stored.chat_id, stored.genesys_message_id) == (customer.id, "for-conversation-9")
+    assert retry_later(chat_app, minutes=60) == 0  # done: never applied twice
+
+
+def test_work_that_never_becomes_possible_is_recorded_unusable_after_the_bound(
+    make_app: Callable[..., Flask], caplog: pytest.LogCaptureFixture
+) -> None:
+    app = make_app(webhook_retry_max_attempts=3)
+    client = app.test_client()
+    assert post(client, receipt("never", "Delivered", "ferry-never")).status_code == 202
+    for minutes in (10, 20, 30):
+        retry_later(app, minutes)
+    assert [(e.state, e.attempts) for e in inbox(app)] == [(InboxState.UNUSABLE, 3)]
+    assert "given up after every retry" in caplog.text
+    assert retry_later(app, 60) == 0
+
+
+def test_the_top_level_conversation_id_is_recorded_on_the_chat(
+    api: FlaskClient, chat_app: Flask, customer: Chat
+) -> None:
+    post(api, agent_text(customer.customer_id) | {"conversationId": "conversation-7"})
+    with services_of(chat_app).db.session() as session:
+        assert session.get_one(Chat, customer.id).conversation_id == "conversation-7"
