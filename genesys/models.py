@@ -623,7 +623,7 @@ class WebhookMessage(GenesysModel):
     metadata: dict[str, str] | None = None
     originating_entity: OriginatingEntity | str | None = None
     events: list[OpenMessageEvent] | None = None
-    # Not in the published schema's message, but real webhook bodies carry the conversation at the top.
+    # As in OpenMessageNormalizedMessage: webhook bodies carry their conversation at the top.
     conversation_id: str | None = None
 
     @property
