@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from ferry.access.refusals import AccessDenied, AccessUnavailable
 from ferry.access.serving import MAX_URL_SECONDS, inline_type, presigned_url, served_type
 from ferry.attachments import SINGLE, UploadError, resolve_type, sanitize_filename
-from ferry.config import Settings
+from ferry.config import ConfigError, Settings
 from ferry.db import Database, utcnow
 from ferry.models import (
     Attachment,
@@ -99,13 +99,19 @@ def receive(
 
 
 def download_policy(settings: Settings) -> DownloadPolicy:
-    """Where and how much the worker may download: the region's Genesys hosts, AGENT_FILE_* bounds."""
-    return DownloadPolicy.for_api(
-        settings.genesys_api_base_url,
-        redirect_hosts=settings.agent_file_redirect_hosts,
-        max_bytes=settings.agent_file_max_bytes,
-        deadline_seconds=settings.agent_file_fetch_seconds,
-    )
+    """Where and how much the worker may download: the region's Genesys hosts, AGENT_FILE_* bounds.
+
+    :raise ConfigError: AGENT_FILE_REDIRECT_HOSTS names an IP address, or the API base URL is not a URL.
+    """
+    try:
+        return DownloadPolicy.for_api(
+            settings.genesys_api_base_url,
+            redirect_hosts=settings.agent_file_redirect_hosts,
+            max_bytes=settings.agent_file_max_bytes,
+            deadline_seconds=settings.agent_file_fetch_seconds,
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 @dataclass

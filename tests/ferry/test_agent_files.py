@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from ferry import agent_files
 from ferry.attachments import UploadError
+from ferry.config import ConfigError
 from ferry.db import utcnow
 from ferry.models import (
     Attachment,
@@ -135,3 +136,9 @@ def test_only_the_chat_it_was_sent_to_can_open_a_clean_agent_file(services: Serv
         session.get_one(Attachment, attachment_id).status = AttachmentStatus.CLEAN
         with pytest.raises(UploadError):
             agent_files.open_url(session, services.storage, other, attachment_id)
+
+
+def test_an_ip_address_among_the_redirect_hosts_is_a_configuration_error(services: Services) -> None:
+    settings = dataclasses.replace(services.settings, agent_file_redirect_hosts=("169.254.169.254",))
+    with pytest.raises(ConfigError, match="AGENT_FILE_REDIRECT_HOSTS"):
+        agent_files.download_policy(settings)
