@@ -29,7 +29,7 @@ from ferry.config import MIB, Settings
 from ferry.db import utcnow
 from ferry.errors import Refusal
 from ferry.mediatypes import matches
-from ferry.models import Attachment, AttachmentStatus, Chat, new_id
+from ferry.models import Attachment, AttachmentOrigin, AttachmentStatus, Chat, new_id
 from ferry.objects import PENDING_TAGS, object_key
 from ferry.sizes import human_size
 from ferry.storage import ObjectNotFound, ObjectStorage, StorageError, StorageUnavailable, UploadedPart
@@ -270,6 +270,7 @@ def create_upload(
         .select_from(Attachment)
         .where(
             Attachment.chat_id == chat.id,
+            Attachment.origin == AttachmentOrigin.CUSTOMER,  # the agent's files do not count against it
             Attachment.status.not_in([AttachmentStatus.ABORTED, AttachmentStatus.EXPIRED]),
         )
     )
@@ -320,19 +321,19 @@ def find_unfinished(session: Session, chat_id: str, fingerprint: str, size: int)
 
 
 def get_attachment(session: Session, chat_id: str, attachment_id: str) -> Attachment:
-    """The chat's attachment; another chat's (or an unknown) id is simply not found."""
+    """The chat's upload; another chat's (or an unknown, or the agent's) id is simply not found."""
     attachment = session.get(Attachment, attachment_id)
-    if attachment is None or attachment.chat_id != chat_id:
+    if attachment is None or attachment.chat_id != chat_id or attachment.origin != AttachmentOrigin.CUSTOMER:
         raise UploadError("not_found", what="file")
     return attachment
 
 
 def list_chat_attachments(session: Session, chat_id: str) -> list[Attachment]:
-    """The chat's attachments, oldest first."""
+    """The chat's uploads, oldest first (not the files the agent sent it)."""
     return list(
         session.scalars(
             select(Attachment)
-            .where(Attachment.chat_id == chat_id)
+            .where(Attachment.chat_id == chat_id, Attachment.origin == AttachmentOrigin.CUSTOMER)
             .order_by(Attachment.created_at, Attachment.id)
         )
     )
@@ -514,7 +515,9 @@ def expire_abandoned(
     cutoff = (now or utcnow()) - (older_than if older_than is not None else policy.abandon_after)
     stale = session.scalars(
         select(Attachment).where(
-            Attachment.status == AttachmentStatus.CREATED, Attachment.created_at < cutoff
+            Attachment.status == AttachmentStatus.CREATED,
+            Attachment.origin == AttachmentOrigin.CUSTOMER,  # an agent's file ends through its fetch
+            Attachment.created_at < cutoff,
         )
     ).all()
     aborted = 0

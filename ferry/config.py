@@ -240,6 +240,16 @@ class Settings:
     outbox_threads: int = 2
     outbox_keep_days: int = 7  # housekeeping deletes entries Genesys accepted longer ago than this
 
+    # Webhook inbox: signed bodies whose work cannot be done yet are retried this often, then given up
+    webhook_retry_max_attempts: int = 20
+    webhook_retry_base_seconds: float = 1.0
+
+    # Files agents send: fetched from Genesys by the worker, bounded, then scanned like a customer's
+    agent_file_max_bytes: int = 25 * 1000 * 1000
+    agent_file_fetch_seconds: float = 60.0
+    agent_file_max_attempts: int = 5
+    agent_file_redirect_hosts: tuple[str, ...] = ()  # hosts beyond the region's a download may redirect to
+
     @property
     def is_production(self) -> bool:
         return self.ferry_env == "production"
@@ -368,6 +378,12 @@ class Settings:
             outbox_backoff_max_seconds=reader.number("OUTBOX_BACKOFF_MAX_SECONDS", 300.0),
             outbox_threads=reader.integer("OUTBOX_THREADS", 2, minimum=1),
             outbox_keep_days=reader.integer("OUTBOX_KEEP_DAYS", 7, minimum=1),
+            webhook_retry_max_attempts=reader.integer("WEBHOOK_RETRY_MAX_ATTEMPTS", 20, minimum=1),
+            webhook_retry_base_seconds=reader.number("WEBHOOK_RETRY_BASE_SECONDS", 1.0),
+            agent_file_max_bytes=reader.integer("AGENT_FILE_MAX_BYTES", 25 * 1000 * 1000, minimum=1),
+            agent_file_fetch_seconds=reader.number("AGENT_FILE_FETCH_SECONDS", 60.0),
+            agent_file_max_attempts=reader.integer("AGENT_FILE_MAX_ATTEMPTS", 5, minimum=1),
+            agent_file_redirect_hosts=reader.names("AGENT_FILE_REDIRECT_HOSTS", ""),
         )
         if reader.errors:
             raise ConfigError("invalid configuration: " + "; ".join(reader.errors))

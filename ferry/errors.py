@@ -78,8 +78,6 @@ CODES: dict[str, ErrorCode] = {
     ),
     # -- the Genesys webhook (read by whoever runs the integration)
     "bad_signature": ErrorCode(401, "The webhook signature is missing or wrong."),
-    "malformed": ErrorCode(400, "The webhook payload is malformed: {problem}"),
-    "not_yet_known": ErrorCode(503, "Message not known yet; retry.", True),
 }
 
 

@@ -100,6 +100,17 @@ class OutboxState(StrEnum):
     DEAD = "dead"  # refused by Genesys with a non-retryable error; shown to operators
 
 
+class InboxState(StrEnum):
+    PENDING = "pending"  # recorded, its work not done yet (retried from the database)
+    DONE = "done"
+    UNUSABLE = "unusable"  # malformed, or still not applicable after every retry (logged)
+
+
+class AttachmentOrigin(StrEnum):
+    CUSTOMER = "customer"  # uploaded by the customer, announced to the agent
+    AGENT = "agent"  # sent by the agent through Genesys, fetched by Ferry and shown to the customer
+
+
 class AuditOutcome(StrEnum):
     ALLOWED = "allowed"
     DENIED = "denied"
@@ -197,6 +208,12 @@ class Attachment(Base):
     scan_error: Mapped[str | None] = mapped_column(Text)  # the last scan error, for operators (never shown)
 
     conversation_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    # Who sent the file; an agent's file is fetched from `source_url` (a Genesys download URL) first.
+    origin: Mapped[AttachmentOrigin] = mapped_column(String(16), default=AttachmentOrigin.CUSTOMER)
+    source_url: Mapped[str | None] = mapped_column(Text)
+    genesys_message_id: Mapped[str | None] = mapped_column(String(128), index=True)  # the agent's message
+    fetch_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    fetch_after: Mapped[datetime | None] = mapped_column(UTCDateTime)  # lease, then backoff, of the fetch
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     uploaded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     scanned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -240,6 +257,25 @@ class OutboxEntry(Base):
         # Housekeeping's pruning of delivered entries (ferry.outbox.prune_sent).
         Index("ix_outbox_state_sent_at", "state", "sent_at"),
     )
+
+
+class WebhookInboxEntry(Base):
+    """A signed webhook body, recorded before it is answered; work that cannot be done yet (a receipt for a
+    message, or a message for a chat, not known yet) is retried from here until it can, or is given up."""
+
+    __tablename__ = "webhook_inbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    body: Mapped[str] = mapped_column(Text)
+    state: Mapped[InboxState] = mapped_column(String(16), default=InboxState.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    outcome: Mapped[str | None] = mapped_column(String(64))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_webhook_inbox_state_next_attempt_at", "state", "next_attempt_at"),)
 
 
 class ViewerSession(Base):

@@ -116,6 +116,7 @@ class ObjectStorage(Protocol):
     def complete_multipart(self, key: str, upload_id: str, parts: list[UploadedPart]) -> None: ...
     def abort_multipart(self, key: str, upload_id: str) -> None: ...
     def list_multipart_uploads(self, prefix: str) -> list[MultipartUpload]: ...
+    def put(self, key: str, data: bytes, *, content_type: str, tags: Mapping[str, str]) -> ObjectInfo: ...
     def head(self, key: str) -> ObjectInfo: ...
     def get_tags(self, key: str) -> dict[str, str]: ...
     def put_tags(self, key: str, tags: Mapping[str, str]) -> None: ...
@@ -311,6 +312,19 @@ class S3Storage:
                 return uploads
             kwargs["KeyMarker"] = answer["NextKeyMarker"]
             kwargs["UploadIdMarker"] = answer["NextUploadIdMarker"]
+
+    def put(self, key: str, data: bytes, *, content_type: str, tags: Mapping[str, str]) -> ObjectInfo:
+        """Store a small object Ferry itself fetched (an agent's file), born with `tags`."""
+        answer = self._call(
+            "put_object",
+            Bucket=self.bucket,
+            Key=key,
+            Body=data,
+            ContentType=content_type,
+            Tagging=urlencode(dict(tags)),
+            ChecksumAlgorithm="SHA256",
+        )
+        return ObjectInfo(key=key, size=len(data), etag=str(answer.get("ETag", "")).strip('"'))
 
     def head(self, key: str) -> ObjectInfo:
         """Size and ETag of an object. Uses GetObjectAttributes, not HeadObject: the bucket policy

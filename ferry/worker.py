@@ -2,7 +2,9 @@
 
 Runs Ferry's background loops, each in its own thread, until SIGTERM or SIGINT: the Genesys delivery
 outbox (OUTBOX_THREADS threads sharing one delivery; the lease keeps them, and any other worker process,
-off each other's entries), housekeeping (rate counters, sent outbox entries, abandoned uploads), and, when
+off each other's entries), the webhook inbox's retries (uploader/webhook_inbox.py), the fetching of files
+agents send (ferry/agent_files.py), housekeeping (rate counters, sent outbox entries, finished webhook
+bodies, abandoned uploads), and, when
 CLAMD_ADDRESS is set, SCAN_WORKER_THREADS scan-queue consumers (scanner/worker.py; in production the
 scanner Lambda consumes the queue instead).
 """
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from types import FrameType
 
+from ferry.agent_files import AgentFileFetcher, download_policy
 from ferry.announcement import native_attachment_finisher
 from ferry.attachments import UploadPolicy, expire_abandoned
 from ferry.config import ConfigError, Deployable, Settings
@@ -29,10 +32,14 @@ from ferry.services import Services
 from genesys.client import GenesysClient
 from scanner.worker import IDLE_SECONDS as IDLE_SCAN_SECONDS
 from scanner.worker import scan_consumer
+from uploader import webhook_inbox
+from uploader.webhook import body_handler
 
 log = logging.getLogger("ferry.worker")
 
 HOUSEKEEPING_SECONDS = 600.0
+INBOX_POLL_SECONDS = 1.0
+AGENT_FILE_POLL_SECONDS = 0.5
 # Rate counters older than the longest window (one hour) count nothing any more.
 RATE_COUNTER_KEEP_SECONDS = 2 * 3600
 ERROR_PAUSE_SECONDS = 5.0
@@ -126,6 +133,16 @@ def build_loops(services: Services, client: GenesysClient) -> list[Loop]:
         Loop(f"outbox-{n + 1}", delivery.run_once, settings.outbox_poll_seconds)
         for n in range(settings.outbox_threads)
     ]
+    handler = body_handler(services.db, settings)
+    loops.append(
+        Loop(
+            "webhook-inbox",
+            lambda: webhook_inbox.retry_due(services.db, settings, handler),
+            min(INBOX_POLL_SECONDS, settings.webhook_retry_base_seconds),
+        )
+    )
+    fetcher = AgentFileFetcher(settings, services.db, services.storage, client, download_policy(settings))
+    loops.append(Loop("agent-files", fetcher.run_once, AGENT_FILE_POLL_SECONDS))
     loops.append(Loop("housekeeping", lambda: _housekeeping(services), HOUSEKEEPING_SECONDS))
     if settings.clamd_address:  # where clamd runs beside the worker; otherwise the scanner Lambda scans
         consumer = scan_consumer(services)
@@ -147,6 +164,9 @@ def _housekeeping(services: Services) -> int:
     removed = prune_sent(services.db, older_than=keep)
     if removed:
         log.info("sent outbox entries pruned", extra={"removed": removed, "keep_days": keep.days})
+    removed = webhook_inbox.prune(services.db, older_than=keep)
+    if removed:
+        log.info("finished webhook bodies pruned", extra={"removed": removed, "keep_days": keep.days})
     with services.db.session() as session:
         report = expire_abandoned(session, services.storage, UploadPolicy.from_settings(services.settings))
     if report.expired_attachments or report.aborted_uploads:

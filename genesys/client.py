@@ -17,11 +17,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urljoin
 
 import requests
 
 from genesys.auth import IssuedToken, TokenCache
+from genesys.downloads import MAX_REDIRECTS, DownloadPolicy, DownloadRefused
 from genesys.errors import GenesysError, GenesysUnavailable
 from genesys.models import (
     GenesysModel,
@@ -50,6 +51,7 @@ RETRY_AFTER_LIMIT_SECONDS = 180.0
 # A safety stop for paging through integrations.
 MAX_PAGES = 100
 USER_AGENT = "ferry-genesys-client"
+DOWNLOAD_CHUNK_BYTES = 64 * 1024
 DEFAULT_USER_EXPAND = ("authorization", "organization")
 
 _TRANSIENT_NETWORK_ERRORS = (
@@ -107,6 +109,7 @@ class GenesysClient:
         self._owns_session = session is None
         self._session = session or requests.Session()
         self._sleep = sleep
+        self._clock = clock
         self._tokens = TokenCache(self._fetch_service_token, clock)
 
     def __repr__(self) -> str:
@@ -275,6 +278,70 @@ class GenesysClient:
                 break
         return integrations
 
+    # -- downloads (files agents send) ------------------------------------------------------------------
+
+    def download(self, url: str, policy: DownloadPolicy) -> Downloaded:
+        """The bytes behind a Genesys download URL, fetched with Ferry's token, following its redirects
+        (each one checked by `policy`), within `policy.max_bytes` and `policy.deadline_seconds`.
+
+        :raise DownloadRefused: never to be fetched (host not allowed, too large, 4xx).
+        :raise GenesysUnavailable: may work later (network, timeout, 429, 5xx).
+        """
+        deadline = self._clock() + policy.deadline_seconds
+        target = url
+        for _hop in range(MAX_REDIRECTS + 1):
+            with_token = policy.check(target)
+            response = self._download_get(target, with_token, deadline)
+            try:
+                if response.status_code in (301, 302, 303, 307, 308):
+                    location = response.headers.get("Location")
+                    if not location:
+                        raise DownloadRefused(
+                            "a download redirect without a Location", status=response.status_code
+                        )
+                    target = urljoin(target, location)
+                    continue
+                if response.status_code != 200:
+                    error_class = (
+                        GenesysUnavailable
+                        if response.status_code == 429 or response.status_code >= 500
+                        else DownloadRefused
+                    )
+                    raise error_class(
+                        f"the download answered HTTP {response.status_code}", status=response.status_code
+                    )
+                return _read_bounded(response, policy.max_bytes, deadline, self._clock)
+            finally:
+                response.close()
+        raise DownloadRefused(f"more than {MAX_REDIRECTS} redirects")
+
+    def _download_get(self, url: str, with_token: bool, deadline: float) -> requests.Response:
+        """One GET of a download hop; a refused token is renewed once."""
+        for renewed in (False, True):
+            headers = {"Accept": "*/*", "User-Agent": USER_AGENT}
+            token = self._tokens.get() if with_token else None
+            if token is not None:
+                headers["Authorization"] = f"Bearer {token}"
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                raise GenesysUnavailable("the download took too long")
+            try:
+                response = self._session.get(
+                    url,
+                    headers=headers,
+                    timeout=min(self._timeout, remaining),
+                    stream=True,
+                    allow_redirects=False,
+                )
+            except requests.RequestException as exc:
+                raise GenesysUnavailable(f"the download failed ({type(exc).__name__})") from None
+            if response.status_code == 401 and token is not None and not renewed:
+                response.close()
+                self._tokens.invalidate(token)
+                continue
+            return response
+        raise AssertionError("unreachable")  # pragma: no cover
+
     # -- transport ------------------------------------------------------------------------------------
 
     def _call_as_service(self, call: _Call) -> requests.Response:
@@ -392,6 +459,37 @@ class GenesysClient:
             },
         )
         self._sleep(delay)
+
+
+@dataclass(frozen=True)
+class Downloaded:
+    """A downloaded file: its bytes and the type the server named."""
+
+    data: bytes
+    content_type: str | None
+
+
+def _read_bounded(
+    response: requests.Response, max_bytes: int, deadline: float, clock: Callable[[], float]
+) -> Downloaded:
+    """The body, abandoned as soon as it is larger than `max_bytes` or the deadline passes."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise DownloadRefused(f"the file is larger than {max_bytes} bytes ({declared})")
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        for chunk in response.iter_content(DOWNLOAD_CHUNK_BYTES):
+            size += len(chunk)
+            if size > max_bytes:
+                raise DownloadRefused(f"the file is larger than {max_bytes} bytes")
+            if clock() > deadline:
+                raise GenesysUnavailable("the download took too long")
+            chunks.append(chunk)
+    except requests.RequestException as exc:
+        raise GenesysUnavailable(f"the download broke off ({type(exc).__name__})") from None
+    content_type = response.headers.get("Content-Type")
+    return Downloaded(b"".join(chunks), content_type.split(";", 1)[0].strip() if content_type else None)
 
 
 def _segment(value: str) -> str:

@@ -623,6 +623,8 @@ class WebhookMessage(GenesysModel):
     metadata: dict[str, str] | None = None
     originating_entity: OriginatingEntity | str | None = None
     events: list[OpenMessageEvent] | None = None
+    # As in OpenMessageNormalizedMessage: webhook bodies carry their conversation at the top.
+    conversation_id: str | None = None
 
     @property
     def kind(self) -> WebhookKind:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+import time
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
@@ -35,9 +37,7 @@ MIN_SECRET_CHARS = 16  # "This token must be longer than 15 characters."
 
 @bp.before_request
 def authenticate() -> None:
-    """Every route but downloads needs a usable bearer token; client-credentials tokens are rate limited."""
-    if request.endpoint == "api.download":
-        return
+    """Every route needs a usable bearer token; client-credentials tokens are rate limited."""
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
         g.caller_kind = "none"
@@ -467,12 +467,41 @@ def organizations_me() -> Response:
 
 @bp.get("/downloads/<media_id>")
 def download(media_id: str) -> Response:
-    """A Genesys-hosted copy of an attachment (unguessable URL, no token, like a pre-signed download URL)."""
+    """A Genesys-hosted file, as `GET /api/v2/downloads/{downloadId}` answers it: a bearer token is
+    required, the URL expires, and the answer is a redirect (302) to the bytes at a one-off URL."""
     state = get_platform().state
+    now = time.time()
     with state.lock:
         stored = state.media.get(media_id)
-    if stored is None:
-        raise ApiError(404, "not.found")
+        expires = state.media_expires.get(media_id, 0.0)
+        if stored is None or expires <= now:
+            raise ApiError(404, "not.found")
+        key = secrets.token_urlsafe(24)
+        state.download_links[key] = (media_id, now + state.settings.download_redirect_ttl_seconds)
+    response = Response(status=302)
+    response.headers["Location"] = f"{base_url()}{CONTENT_PATH}/{key}"
+    return response
+
+
+# Where a download redirects to: like a presigned storage URL, it works without a token, briefly.
+CONTENT_PATH = "/download-content"
+content_bp = Blueprint("download_content", __name__)
+
+
+@content_bp.get(f"{CONTENT_PATH}/<key>")
+def download_content(key: str) -> Response:
+    """The bytes behind a download redirect, while its one-off key is valid."""
+    state = get_platform().state
+    with state.lock:
+        media_id, valid_until = state.download_links.get(key, ("", 0.0))
+        stored = state.media.get(media_id)
+    if stored is None or valid_until <= time.time():
+        raise ApiError(403, "not.authorized")
+    return media_response(stored)
+
+
+def media_response(stored: tuple[str, str | None, bytes]) -> Response:
+    """A stored file as an HTTP answer (its own type, never sniffed)."""
     mime, filename, data = stored
     response = Response(data, mimetype=mime)
     if filename:

@@ -38,7 +38,7 @@ def create_app(settings: StandinSettings | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions[EXTENSION] = Platform(settings)
     app.add_template_filter(console.linkify, "linkify")
-    for blueprint in (oauth.bp, api.bp, control.bp, console.bp):
+    for blueprint in (oauth.bp, api.bp, api.content_bp, control.bp, console.bp):
         app.register_blueprint(blueprint)
     app.before_request(_apply_fault)
     app.after_request(_record_request)

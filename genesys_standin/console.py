@@ -14,6 +14,7 @@ from flask import Blueprint, abort, redirect, render_template, request, session,
 from markupsafe import Markup, escape
 from werkzeug.wrappers import Response
 
+from genesys_standin.api import media_response
 from genesys_standin.context import base_url, get_platform
 from genesys_standin.errors import ApiError
 from genesys_standin.oauth import picker_users
@@ -174,7 +175,12 @@ def _message_view(message: Message) -> dict[str, Any]:
         author = user.name if user else "agent"
     attachments = []
     for attachment in message.attachments:
-        url = attachment_view_url(attachment, base_url())
+        # A Genesys-hosted copy needs a token: the console serves it to the signed-in agent itself.
+        url = (
+            url_for("console.media", media_id=attachment.media_id, _external=True)
+            if attachment.hosted
+            else attachment_view_url(attachment, base_url())
+        )
         kind = attachment.media_type.lower()
         if attachment.mime.lower().startswith("image/"):
             kind = "image"
@@ -275,6 +281,17 @@ def reply(conversation_id: str) -> Response | tuple[str, int]:
     except ApiError as error:
         return _conversation_page(agent, conversation, error.message), error.status
     return redirect(url_for("console.conversation", conversation_id=conversation.id), code=303)
+
+
+@bp.get("/console/media/<media_id>")
+def media(media_id: str) -> Response:
+    """A Genesys-hosted file, for the signed-in agent (what the agent UI shows)."""
+    _require_agent()
+    with get_platform().state.lock:
+        stored = get_platform().state.media.get(media_id)
+    if stored is None:
+        abort(404)
+    return media_response(stored)
 
 
 @bp.post("/console/conversations/<conversation_id>/typing")

@@ -3,6 +3,7 @@ receipts), agent replies and typing to the webhook, and the JSON shapes the API 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,8 @@ from genesys_standin.state import (
     utc_now,
 )
 from genesys_standin.webhooks import Delivery, Dispatcher, build_delivery
+
+log = logging.getLogger("genesys_standin.platform")
 
 OPEN_CHANNEL = {"platform": "Open", "type": "Private"}
 DIVISION_ID = "5a0c0ffe-d1f1-4000-8000-000000000000"
@@ -58,7 +61,7 @@ class Platform:
     def __init__(self, settings: StandinSettings) -> None:
         self.settings = settings
         self.state = StandinState(settings)
-        self.dispatcher = Dispatcher(settings)
+        self.dispatcher = Dispatcher(settings, on_failed=self._delivery_failed)
         self.deliveries: list[Delivery] = []
 
     def reset(self) -> None:
@@ -235,12 +238,9 @@ class Platform:
                 continue
             attachment.status, attachment.size, attachment.sha256 = "delivered", fetched.size, fetched.sha256
             if settings.rehost_attachments:
-                with self.state.lock:
-                    self.state.media[attachment.media_id] = (
-                        attachment.mime,
-                        attachment.filename,
-                        fetched.data,
-                    )
+                self.state.store_media(
+                    attachment.media_id, attachment.mime, attachment.filename, fetched.data
+                )
                 attachment.hosted = True
         reasons = [
             {"code": a.failure_code, "message": a.failure_message or ""}
@@ -410,7 +410,7 @@ class Platform:
             attachments: list[StoredAttachment] = []
             for file in files:
                 media_id = new_id()
-                self.state.media[media_id] = (file.mime, file.filename, file.data)
+                self.state.store_media(media_id, file.mime, file.filename, file.data)
                 attachments.append(
                     StoredAttachment(
                         media_id=media_id,
@@ -472,6 +472,16 @@ class Platform:
 
         self.dispatcher.submit(conversation.id, send)
         return message
+
+    def _delivery_failed(self, delivery: Delivery) -> None:
+        """A webhook delivery failed every attempt: the conversation's delivery is failed (when set so)."""
+        log.warning("webhook delivery %s failed for good", delivery.id)
+        if not self.settings.webhook_failure_fails_conversation or delivery.conversation_id is None:
+            return
+        with self.state.lock:
+            conversation = self.state.conversations.get(delivery.conversation_id)
+            if conversation is not None and conversation.delivery_failed_at is None:
+                conversation.delivery_failed_at = utc_now()
 
     def agent_typing(self, conversation_id: str, user_id: str) -> Delivery | None:
         """An agent typing: a Typing event to the webhook when `outbound_typing_events` is on."""
@@ -648,6 +658,10 @@ class Platform:
                 "state": "disconnected" if conversation.ended else "connected",
                 "created": iso(conversation.created),
                 "ended": iso(conversation.ended) if conversation.ended else None,
+                "delivery_failed": conversation.delivery_failed_at is not None,
+                "delivery_failed_at": iso(conversation.delivery_failed_at)
+                if conversation.delivery_failed_at
+                else None,
                 "participants": [
                     self.participant_resource(conversation, p, base_url) for p in conversation.participants
                 ],

@@ -27,11 +27,21 @@ class StandinSettings:
     max_request_body_bytes: int = 30_000_000
     request_log_size: int = 10_000
 
+    # Download URLs (GET /api/v2/downloads/{id}): they need a bearer token, work this long after the file
+    # was stored, and redirect (302) to the bytes at a one-off URL that works this long without a token.
+    download_url_ttl_seconds: float = 3600.0
+    download_redirect_ttl_seconds: float = 60.0
+
     # Outbound webhook delivery: attempts in total (first try included), timeout per attempt, and
     # exponential backoff between attempts (base, 2*base, 4*base, ...).
     webhook_timeout_seconds: float = 10.0
     webhook_max_attempts: int = 5
     webhook_backoff_base_seconds: float = 1.0
+    # Whether a 4xx other than 429 is retried too (Genesys counts every non-2xx as a failed delivery; which
+    # of them it retries is not documented), and whether a delivery that failed every attempt marks its
+    # conversation's delivery failed.
+    webhook_retry_client_errors: bool = True
+    webhook_failure_fails_conversation: bool = True
 
     # Switches for what the reference marks UNSURE (defaults: what Genesys most likely does).
     fetch_attachments: bool = True  # GET each inbound attachment URL server-side at ingest

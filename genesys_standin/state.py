@@ -262,6 +262,9 @@ class Conversation:
     created: datetime = field(default_factory=utc_now)
     ended: datetime | None = None
     customer_typing_at: datetime | None = None
+    # Set when a webhook delivery kept failing (every attempt answered non-2xx or not at all): Genesys
+    # then fails the conversation's delivery.
+    delivery_failed_at: datetime | None = None
 
     def agent(self, user_id: str) -> Participant | None:
         """The agent participant of `user_id`, if the user is on the conversation."""
@@ -359,11 +362,19 @@ class StandinState:
         self.dedup: dict[tuple[str, str], str] = {}  # (integration id, channel.messageId) → message id
         self.messages: dict[str, Message] = {}
         self.media: dict[str, tuple[str, str | None, bytes]] = {}  # media id → (mime, filename, bytes)
+        self.media_expires: dict[str, float] = {}  # media id → when its download URL stops working
+        self.download_links: dict[str, tuple[str, float]] = {}  # one-off key → (media id, valid until)
         self.requests: deque[RequestRecord] = deque(maxlen=settings.request_log_size)
         self.faults: list[Fault] = []
         self.rate_windows: dict[str, tuple[float, int]] = {}
         self.login_sessions: dict[str, str] = {}  # remembered picker logins: session id → user id
         self.reset()
+
+    def store_media(self, media_id: str, mime: str, filename: str | None, data: bytes) -> None:
+        """Keep a Genesys-hosted copy; its download URL expires after `download_url_ttl_seconds`."""
+        with self.lock:
+            self.media[media_id] = (mime, filename, data)
+            self.media_expires[media_id] = time.time() + self.settings.download_url_ttl_seconds
 
     def reset(self) -> None:
         """Forget everything: clients, users, integrations, conversations, logs and faults."""
@@ -380,6 +391,8 @@ class StandinState:
                 self.dedup,
                 self.messages,
                 self.media,
+                self.media_expires,
+                self.download_links,
                 self.rate_windows,
                 self.login_sessions,
             ):

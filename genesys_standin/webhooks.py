@@ -89,8 +89,11 @@ def build_delivery(
 class Dispatcher:
     """Runs jobs in order per lane (a conversation) on a small thread pool, and POSTs deliveries."""
 
-    def __init__(self, settings: StandinSettings) -> None:
+    def __init__(
+        self, settings: StandinSettings, on_failed: Callable[[Delivery], None] | None = None
+    ) -> None:
         self.settings = settings
+        self.on_failed = on_failed  # told of each delivery that failed every attempt
         self._lock = threading.Lock()
         self._lanes: dict[str, deque[Callable[[], None]]] = {}
         self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="standin-webhook")
@@ -131,7 +134,8 @@ class Dispatcher:
             return self._idle.wait_for(lambda: not self._lanes, timeout)
 
     def deliver(self, delivery: Delivery) -> None:
-        """POST; retry on timeout, connection failure, 429 and 5xx with exponential backoff between tries."""
+        """POST; any non-2xx answer (or none) is a failed attempt, retried with exponential backoff (a 4xx
+        other than 429 only when `webhook_retry_client_errors`); after the last, the delivery failed."""
         settings = self.settings
         for attempt in range(1, settings.webhook_max_attempts + 1):
             if self._stopping.is_set():
@@ -142,11 +146,14 @@ class Dispatcher:
             if isinstance(status, int) and 200 <= status < 300:
                 delivery.status = "delivered"
                 return
-            if isinstance(status, int) and status != 429 and status < 500:
-                break  # Genesys does not retry other client errors
+            client_error = isinstance(status, int) and status != 429 and status < 500
+            if client_error and not settings.webhook_retry_client_errors:
+                break
             if attempt < settings.webhook_max_attempts:
                 self._stopping.wait(settings.webhook_backoff_base_seconds * 2 ** (attempt - 1))
         delivery.status = "failed"
+        if self.on_failed is not None and not self._stopping.is_set():
+            self.on_failed(delivery)
 
     def _attempt(self, delivery: Delivery) -> dict[str, Any]:
         try:

@@ -46,6 +46,7 @@ from urllib.parse import quote_plus, unquote_plus
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from ferry import agent_files
 from ferry.announcement import announcement_text, channel_message_id, refusal_text
 from ferry.antivirus import Antivirus, ClamdError
 from ferry.config import Settings
@@ -53,6 +54,7 @@ from ferry.db import Database, utcnow
 from ferry.models import (
     PENDING_STATUSES,
     Attachment,
+    AttachmentOrigin,
     AttachmentStatus,
     ChatMessage,
     MessageDirection,
@@ -551,6 +553,9 @@ class ScanPipeline:
 
     def _notify(self, session: Session, attachment: Attachment, status: AttachmentStatus) -> None:
         """The widget's transcript item for the file, owed to Genesys as the file's one message."""
+        if attachment.origin == AttachmentOrigin.AGENT:
+            agent_files.settle(session, attachment, status)  # shown to the customer, never announced
+            return
         clean = status is AttachmentStatus.CLEAN
         text = announcement_text(self.settings, attachment) if clean else refusal_text(attachment, status)
         # Earlier verdicts' notices exist only when an operator had the file scanned again.

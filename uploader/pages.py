@@ -12,22 +12,21 @@ from ferry.config import Settings
 from ferry.services import get_services
 from uploader.api import API
 from uploader.blueprint import bp
-from uploader.session import origin_of
 
 STATIC = Path(__file__).resolve().parent / "static"
 EMBED_CACHE_SECONDS = 300
 
 
 def content_security_policy(settings: Settings, frame_ancestors: str) -> str:
-    """The widget's CSP; images may come from Genesys (agents' attachments) and any https host."""
-    genesys = origin_of(settings.genesys_api_base_url)
+    """The widget's CSP; images come only from Ferry's bucket (the agent's files, by presigned URLs)."""
+    storage = get_services().storage.origin
     return "; ".join(
         [
             "default-src 'none'",
             "script-src 'self'",
             "style-src 'self'",
-            f"img-src 'self' data: https: {genesys}",
-            f"connect-src 'self' {get_services().storage.origin}",  # the widget PUTs files to S3
+            f"img-src 'self' data: {storage}",
+            f"connect-src 'self' {storage}",  # the widget PUTs files to S3
             "base-uri 'none'",
             "form-action 'none'",
             f"frame-ancestors {frame_ancestors}",

@@ -1,10 +1,15 @@
 """POST /genesys/webhook: what Genesys sends the customer (agent messages, receipts, typing).
 
 The signature (X-Hub-Signature-256 over the raw body with GENESYS_WEBHOOK_SECRET) is checked before
-anything is read; a missing or wrong one is answered 401 and changes nothing. Processing is only a
-few database writes (Genesys gives up after 10 s) and idempotent, because Genesys retries up to five
-times: agent messages are deduplicated by Genesys's message id, receipts only ever move a message's
-status forward (a replayed or late one is logged and ignored), typing just sets state.
+anything is read; a missing or wrong one is answered 401 and changes nothing, and a body over
+MAX_CONTENT_LENGTH is answered 413. Every other body is recorded in the webhook inbox
+(uploader/webhook_inbox.py) and answered 2xx: Genesys counts anything else as a failed delivery. What
+cannot be done yet is retried by the worker; a malformed body is recorded as unusable.
+
+Processing is only a few database writes (Genesys gives up after 10 s; an agent's file is fetched later,
+by the worker: ferry/agent_files.py) and idempotent, because Genesys retries up to five times: agent
+messages are deduplicated by Genesys's message id, receipts only ever move a message's status forward (a
+replayed or late one is logged and ignored), typing just sets state.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ferry import agent_files
 from ferry.config import Settings
 from ferry.db import utcnow
 from ferry.errors import Refusal
@@ -37,6 +43,7 @@ from genesys.models import (
     MessageStatus as GenesysStatus,
 )
 from genesys.webhook import SIGNATURE_HEADER, WEBHOOK_PATH, verify_signature
+from uploader import webhook_inbox as inbox
 from uploader.blueprint import bp
 
 log = logging.getLogger("uploader.webhook")
@@ -45,13 +52,9 @@ DEFAULT_TYPING_MS = 5000
 MAX_TYPING_MS = 30000
 
 
-class NotYetKnown(Exception):
-    """A receipt for a message whose Genesys id is not recorded yet (the worker is still committing)."""
-
-
 @bp.post(WEBHOOK_PATH)
 def genesys_webhook() -> tuple[Response, int]:
-    """Verify, parse and apply one webhook message."""
+    """Verify, record and handle one webhook body: 200 when handled (or unusable), 202 when deferred."""
     services = get_services()
     body = request.get_data(cache=False)
     if not verify_signature(
@@ -59,17 +62,24 @@ def genesys_webhook() -> tuple[Response, int]:
     ):
         log.warning("webhook refused: bad or missing signature", extra={"bytes": len(body)})
         raise Refusal("bad_signature")
-    try:
-        message = parse_webhook(json.loads(body))
-    except (ValueError, WebhookPayloadError) as exc:
-        log.warning("webhook refused: malformed payload", extra={"error": str(exc)})
-        raise Refusal("malformed", problem=str(exc)) from None
-    try:
-        outcome = apply(services.db, services.settings, message)
-    except NotYetKnown:
-        # Genesys retries 5xx; by then the worker has recorded the message id.
-        raise Refusal("not_yet_known", headers={"Retry-After": "1"}) from None
-    return jsonify(status=outcome), 200
+    entry_id = inbox.record(services.db, body)
+    outcome = inbox.attempt(
+        services.db, services.settings, entry_id, body_handler(services.db, services.settings)
+    )
+    return jsonify(status=outcome), 202 if outcome == inbox.DEFERRED else 200
+
+
+def body_handler(db: Any, settings: Settings) -> inbox.Handler:
+    """What the inbox runs for each body: parse, then apply (the request and the worker's retries)."""
+
+    def handle(body: str) -> str:
+        try:
+            message = parse_webhook(json.loads(body))
+        except (ValueError, WebhookPayloadError) as exc:
+            raise inbox.Unusable(str(exc)) from None
+        return apply(db, settings, message)
+
+    return handle
 
 
 def apply(db: Any, settings: Settings, message: WebhookMessage) -> str:
@@ -78,7 +88,7 @@ def apply(db: Any, settings: Settings, message: WebhookMessage) -> str:
     try:
         with db.session() as session:
             if kind is WebhookKind.TEXT:
-                outcome = record_agent_message(session, message)
+                outcome = record_agent_message(session, settings, message)
             elif kind is WebhookKind.RECEIPT:
                 outcome = apply_receipt(session, message)
             elif kind is WebhookKind.TYPING:
@@ -95,13 +105,19 @@ def apply(db: Any, settings: Settings, message: WebhookMessage) -> str:
 
 
 def _chat_for(session: Session, message: WebhookMessage) -> Chat | None:
+    """The chat a message is for: by the customer it is addressed to, else by its conversation."""
     customer_id = message.channel.to.id if message.channel.to is not None else None
-    if not customer_id:
-        return None
-    return session.scalars(select(Chat).where(Chat.customer_id == customer_id)).first()
+    chat = None
+    if customer_id:
+        chat = session.scalars(select(Chat).where(Chat.customer_id == customer_id)).first()
+    if chat is None and message.conversation_id:
+        chat = session.scalars(select(Chat).where(Chat.conversation_id == message.conversation_id)).first()
+    if chat is not None and message.conversation_id and not chat.conversation_id:
+        chat.conversation_id = message.conversation_id  # real payloads name it even without prefetch
+    return chat
 
 
-def record_agent_message(session: Session, message: WebhookMessage) -> str:
+def record_agent_message(session: Session, settings: Settings, message: WebhookMessage) -> str:
     """Store an agent's message for the customer it is addressed to (`channel.to.id`), once."""
     if message.direction == Direction.INBOUND:
         return "ignored"
@@ -112,30 +128,26 @@ def record_agent_message(session: Session, message: WebhookMessage) -> str:
         return "duplicate"
     chat = _chat_for(session, message)
     if chat is None:
-        log.warning("agent message for an unknown customer dropped", extra={"genesys_message_id": message.id})
-        return "unknown_customer"
-    attachments = [
-        {
-            "url": a.url,
-            "mime": a.mime,
-            "filename": a.filename,
-            "media_type": str(a.media_type),
-        }
-        for a in message.attachments
-        if a.url and _is_web_url(a.url)
-    ]
-    if not (message.text or attachments):
+        raise inbox.NotYetKnown(f"no chat for the customer of agent message {message.id}")
+    files = [a for a in message.attachments if a.url and _is_web_url(a.url)]
+    if not (message.text or files):
         return "ignored"
-    session.add(
-        ChatMessage(
-            chat=chat,
-            direction=MessageDirection.AGENT,
-            text=message.text,
-            content=attachments or None,
-            status=MessageStatus.SENT,
-            genesys_message_id=message.id,
+    if agent_files.received(session, message.id):
+        return "duplicate"
+    if message.text:
+        session.add(
+            ChatMessage(
+                chat=chat,
+                direction=MessageDirection.AGENT,
+                text=message.text,
+                status=MessageStatus.SENT,
+                genesys_message_id=message.id,
+            )
         )
-    )
+    # Never the Genesys URL itself (it needs Genesys credentials): the worker fetches each file, and the
+    # customer sees it once it is scanned.
+    for index, file in enumerate(files):
+        agent_files.receive(session, settings, chat, message.id, index, file)
     chat.agent_typing_until = None
     session.flush()
     return "stored"
@@ -177,7 +189,7 @@ def apply_receipt(session: Session, message: WebhookMessage) -> str:
             )
         ).first()
         if replaced is None:
-            raise NotYetKnown(message.id)
+            raise inbox.NotYetKnown(f"no message for receipt {message.id}")
         return _ignored(session, replaced, message, "about an attempt a retry replaced")
     status = RECEIPT_STATUSES.get(message.status)
     if status is None:

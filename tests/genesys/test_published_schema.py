@@ -52,6 +52,7 @@ DEFINITIONS: dict[type[GenesysModel], tuple[str, ...]] = {
         "OpenNormalizedMessage",
         "OpenEventNormalizedMessage",
         "ConversationNormalizedMessage",
+        "OpenMessageNormalizedMessage",  # its conversationId, which webhook bodies carry at the top
     ),
     models.DomainRole: ("DomainRole",),
     models.UserAuthorization: ("UserAuthorization",),

@@ -107,8 +107,8 @@ def test_attachment_previews(
     page = standin.http.get(
         f"{standin.url}/console/conversations/{conversation_id}/transcript", timeout=10
     ).text
-    assert re.search(r'<img src="http://127\.0\.0\.1:\d+/api/v2/downloads/[0-9a-f-]+" alt="cat.png">', page)
-    assert re.search(r'<video src="http://127\.0\.0\.1:\d+/api/v2/downloads/[0-9a-f-]+" controls', page)
+    assert re.search(r'<img src="http://127\.0\.0\.1:\d+/console/media/[0-9a-f-]+" alt="cat.png">', page)
+    assert re.search(r'<video src="http://127\.0\.0\.1:\d+/console/media/[0-9a-f-]+" controls', page)
     assert not re.search(r'(href|src)="javascript:', page)
     assert "dropped: GeneralError" in page
 

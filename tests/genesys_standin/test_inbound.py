@@ -263,7 +263,9 @@ def test_an_attachment_is_fetched_without_credentials_and_delivered(
     assert (stored["status"], stored["size"]) == ("delivered", len(data))
     assert stored["sha256"] == hashlib.sha256(data).hexdigest()
     assert stored["hosted"] is True
-    copy = standin.http.get(stored["view_url"], timeout=10)
+    copy = standin.http.get(
+        stored["view_url"], headers={"Authorization": f"Bearer {service_token}"}, timeout=10
+    )
     assert (copy.status_code, copy.content, copy.headers["Content-Type"]) == (200, data, "image/png")
 
 

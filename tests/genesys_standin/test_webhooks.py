@@ -108,7 +108,16 @@ def test_agent_attachments_are_hosted_and_described(
         "map.gif",
     )
     assert attachment["contentSizeBytes"] == len(image)
-    assert standin.http.get(attachment["url"], timeout=10).content == image
+    # Like Genesys's download URLs: a bearer token is required, then a redirect to the bytes.
+    assert standin.http.get(attachment["url"], timeout=10).status_code == 401
+    hop = standin.http.get(
+        attachment["url"],
+        headers={"Authorization": f"Bearer {service_token}"},
+        timeout=10,
+        allow_redirects=False,
+    )
+    assert hop.status_code == 302
+    assert standin.http.get(hop.headers["Location"], timeout=10).content == image
     assert "text" not in sent.json()["payload"]
 
     pdf = [
@@ -178,13 +187,44 @@ def test_gives_up_after_the_maximum_attempts(
     assert len(delivery["attempts"]) == FAST.webhook_max_attempts == len(local_http.posts())
 
 
-def test_other_client_errors_are_not_retried(
+@pytest.mark.parametrize("standin_settings", [dataclasses.replace(FAST, webhook_retry_client_errors=False)])
+def test_other_client_errors_are_not_retried_when_so_configured(
     standin: Standin, service_token: str, integration_id: str, local_http: LocalHttp
 ) -> None:
     local_http.statuses.append(400)
     start_conversation(standin, service_token, integration_id)
     [delivery] = wait_until(lambda: [d for d in standin.deliveries() if d["status"] != "pending"])
     assert (delivery["status"], len(delivery["attempts"])) == ("failed", 1)
+
+
+def conversation_of(standin: Standin, conversation_id: str) -> dict[str, Any]:
+    [found] = [c for c in standin.conversations() if c["id"] == conversation_id]
+    return found
+
+
+def test_every_non_2xx_is_a_failed_delivery_and_fails_the_conversation_at_last(
+    standin: Standin, service_token: str, integration_id: str, local_http: LocalHttp
+) -> None:
+    local_http.statuses.extend([401, 403, 404, 400, 413, 400])
+    conversation_id = start_conversation(standin, service_token, integration_id)
+    assert conversation_of(standin, conversation_id)["delivery_failed"] is False
+    failed = wait_until(lambda: conversation_of(standin, conversation_id)["delivery_failed"])
+    assert failed is True
+    [delivery] = standin.deliveries()
+    assert delivery["status"] == "failed"
+    assert [a["status"] for a in delivery["attempts"]] == [401, 403, 404, 400, 413][
+        : FAST.webhook_max_attempts
+    ]
+
+
+def test_a_delivery_that_succeeds_on_a_retry_leaves_the_conversation_alone(
+    standin: Standin, service_token: str, integration_id: str, local_http: LocalHttp
+) -> None:
+    local_http.statuses.extend([400, 503])
+    conversation_id = start_conversation(standin, service_token, integration_id)
+    [delivery] = wait_until(lambda: [d for d in standin.deliveries() if d["status"] != "pending"])
+    assert [a["status"] for a in delivery["attempts"]] == [400, 503, 200]
+    assert conversation_of(standin, conversation_id)["delivery_failed"] is False
 
 
 def test_an_unreachable_webhook_is_retried_then_failed(
@@ -277,3 +317,24 @@ def test_agent_typing_is_off_by_default(standin: Standin, service_token: str, in
     answer = standin.control("POST", f"/conversations/{conversation_id}/typing", json={"user_id": agent_id})
     assert answer.json() == {"delivery_id": None}
     assert standin.deliveries(kind="event") == []
+
+
+@pytest.mark.parametrize(
+    "standin_settings",
+    [dataclasses.replace(FAST, download_url_ttl_seconds=0.001, download_redirect_ttl_seconds=0.001)],
+)
+def test_download_urls_and_their_redirects_expire(
+    standin: Standin, service_token: str, integration_id: str
+) -> None:
+    conversation_id = start_conversation(standin, service_token, integration_id)
+    files = [
+        {"filename": "map.gif", "mime": "image/gif", "data_base64": base64.b64encode(b"GIF89a").decode()}
+    ]
+    sent = standin.control(
+        "POST",
+        f"/conversations/{conversation_id}/messages",
+        json={"user_id": standin.user(), "attachments": files},
+    )
+    url = sent.json()["payload"]["content"][0]["attachment"]["url"]
+    answer = standin.http.get(url, headers={"Authorization": f"Bearer {service_token}"}, timeout=10)
+    assert answer.status_code == 404

@@ -7,6 +7,7 @@ import hmac
 import json
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -16,12 +17,25 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from ferry.config import DEV_WEBHOOK_SECRET
-from ferry.models import Chat, ChatMessage, MessageDirection, MessageStatus
+from ferry.db import utcnow
+from ferry.models import (
+    Attachment,
+    AttachmentOrigin,
+    AttachmentStatus,
+    Chat,
+    ChatMessage,
+    InboxState,
+    MessageDirection,
+    MessageStatus,
+    WebhookInboxEntry,
+)
 from ferry.outbox import OutboxDelivery, RetryPolicy
 from ferry.services import Services
 from genesys.webhook import SIGNATURE_HEADER, sign
 from tests.uploader.conftest import CSRF, start_chat
+from uploader import webhook_inbox
 from uploader.stream import ChatStream
+from uploader.webhook import body_handler
 
 TIME = "2026-11-24T12:00:00.000Z"
 
@@ -84,6 +98,11 @@ def customer(api: FlaskClient, chat_app: Flask) -> Chat:
         return session.get_one(Chat, chat_id)
 
 
+def inbox(app: Flask) -> list[WebhookInboxEntry]:
+    with services_of(app).db.session() as session:
+        return list(session.scalars(select(WebhookInboxEntry).order_by(WebhookInboxEntry.id)))
+
+
 def messages(app: Flask) -> list[ChatMessage]:
     with services_of(app).db.session() as session:
         return list(session.scalars(select(ChatMessage).order_by(ChatMessage.id)))
@@ -138,16 +157,33 @@ def test_a_bad_signature_is_refused_and_changes_nothing(
     answer = api.post("/genesys/webhook", data=body, headers=headers)
     assert answer.status_code == 401
     assert messages(chat_app) == []
+    assert inbox(chat_app) == []  # not even recorded
 
 
-def test_a_malformed_payload_is_refused(api: FlaskClient, chat_app: Flask) -> None:
-    assert post(api, {"id": "x", "type": "Text"}).status_code == 400
+def test_a_signed_malformed_payload_is_acknowledged_and_recorded_as_unusable(
+    api: FlaskClient, chat_app: Flask
+) -> None:
+    answer = post(api, {"id": "x", "type": "Text"})
+    assert (answer.status_code, answer.json) == (200, {"status": "unusable"})
     body = b"not json"
     answer = api.post(
         "/genesys/webhook", data=body, headers={SIGNATURE_HEADER: sign(body, DEV_WEBHOOK_SECRET)}
     )
-    assert answer.status_code == 400
+    assert answer.status_code == 200
     assert messages(chat_app) == []
+    assert [(e.state, e.body[-8:]) for e in inbox(chat_app)] == [
+        (InboxState.UNUSABLE, 'e": "Text"}'[-8:]),
+        (InboxState.UNUSABLE, "not json"),
+    ]
+
+
+def test_a_body_over_the_limit_is_refused_with_413(api: FlaskClient, chat_app: Flask) -> None:
+    body = b"x" * (31 * 1000 * 1000)
+    answer = api.post(
+        "/genesys/webhook", data=body, headers={SIGNATURE_HEADER: sign(body, DEV_WEBHOOK_SECRET)}
+    )
+    assert answer.status_code == 413
+    assert inbox(chat_app) == []
 
 
 # -- agent messages -------------------------------------------------------------------------------------
@@ -185,15 +221,18 @@ def test_agent_messages_are_routed_by_the_customer_id(chat_app: Flask, customer:
     }
 
 
-def test_a_message_for_an_unknown_customer_is_acknowledged_and_dropped(
+def test_a_message_for_an_unknown_chat_is_acknowledged_and_kept_for_later(
     api: FlaskClient, chat_app: Flask
 ) -> None:
     answer = post(api, agent_text("nobody-we-know"))
-    assert answer.status_code == 200 and answer.json == {"status": "unknown_customer"}
+    assert answer.status_code == 202 and answer.json == {"status": "deferred"}
     assert messages(chat_app) == []
+    assert [e.state for e in inbox(chat_app)] == [InboxState.PENDING]
 
 
-def test_agent_attachments_keep_only_web_links(api: FlaskClient, chat_app: Flask, customer: Chat) -> None:
+def test_agent_attachments_are_recorded_for_fetching_never_linked(
+    api: FlaskClient, chat_app: Flask, customer: Chat
+) -> None:
     payload = agent_text(customer.customer_id)
     payload["content"] = [
         {
@@ -217,9 +256,17 @@ def test_agent_attachments_keep_only_web_links(api: FlaskClient, chat_app: Flask
     ]
     post(api, payload)
     (stored,) = messages(chat_app)
-    assert stored.content == [
-        {"url": "https://g.example/a.png", "mime": "image/png", "filename": "a.png", "media_type": "Image"}
-    ]
+    assert stored.content is None  # the widget never gets the Genesys URL
+    with services_of(chat_app).db.session() as session:
+        (file,) = session.scalars(select(Attachment))
+        assert (file.origin, file.source_url, file.status, file.filename, file.chat_id) == (
+            AttachmentOrigin.AGENT,
+            "https://g.example/a.png",
+            AttachmentStatus.CREATED,
+            "a.png",
+            customer.id,
+        )
+    assert post(api, payload).json == {"status": "duplicate"}
 
 
 def test_an_agent_message_ends_the_typing_indicator(
@@ -284,9 +331,12 @@ def test_a_receipt_before_the_worker_recorded_genesys_id_matches_our_message_id(
     assert [m.status for m in messages(chat_app)] == [MessageStatus.DELIVERED]
 
 
-def test_a_receipt_for_an_unknown_message_asks_genesys_to_retry(api: FlaskClient, chat_app: Flask) -> None:
+def test_a_receipt_for_an_unknown_message_is_acknowledged_and_kept_for_later(
+    api: FlaskClient, chat_app: Flask
+) -> None:
     answer = post(api, receipt("unknown", "Delivered", "ferry-unknown"))
-    assert answer.status_code == 503 and answer.headers["Retry-After"] == "1"
+    assert answer.status_code == 202 and answer.json == {"status": "deferred"}
+    assert [e.state for e in inbox(chat_app)] == [InboxState.PENDING]
 
 
 def test_receipts_about_agent_messages_are_ignored(api: FlaskClient, chat_app: Flask, customer: Chat) -> None:
@@ -442,3 +492,65 @@ def test_the_webhook_answers_with_database_writes_only(
     assert "genesys" not in services_of(chat_app).__dict__
     with services_of(chat_app).db.session() as session:
         assert session.scalar(select(func.count()).select_from(ChatMessage)) == (before or 0) + 1
+
+
+# -- the inbox's retries ----------------------------------------------------------------------------------
+
+
+def retry_later(app: Flask, minutes: int = 10) -> int:
+    """The worker's inbox loop, run as if `minutes` had passed (every deferred entry is due by then)."""
+    services = services_of(app)
+    return webhook_inbox.retry_due(
+        services.db,
+        services.settings,
+        body_handler(services.db, services.settings),
+        now=utcnow() + timedelta(minutes=minutes),
+    )
+
+
+def test_a_deferred_receipt_is_applied_once_its_message_is_known(
+    api: FlaskClient, chat_app: Flask, customer: Chat, worker: OutboxDelivery
+) -> None:
+    api.post("/chat/api/messages", json={"client_id": "client-0001", "text": "hi"}, headers=CSRF)
+    # Genesys's receipt overtakes the worker's commit of the id it gave the message.
+    assert post(api, receipt("genesys-in-1", "Delivered")).status_code == 202
+    assert retry_later(chat_app) == 1
+    assert [e.state for e in inbox(chat_app)] == [InboxState.PENDING]  # still unknown: kept
+    assert worker.run_once() == 1
+    assert retry_later(chat_app, minutes=20) == 1
+    assert [(e.state, e.outcome) for e in inbox(chat_app)] == [(InboxState.DONE, "receipt_delivered")]
+    assert [m.status for m in messages(chat_app)] == [MessageStatus.DELIVERED]
+
+
+def test_a_deferred_agent_message_reaches_the_chat_once_its_conversation_is_known(
+    api: FlaskClient, chat_app: Flask, customer: Chat
+) -> None:
+    payload = agent_text("an-id-we-never-gave", "for-conversation-9") | {"conversationId": "conversation-9"}
+    assert post(api, payload).status_code == 202
+    with services_of(chat_app).db.session() as session:
+        session.get_one(Chat, customer.id).conversation_id = "conversation-9"
+    assert retry_later(chat_app) == 1
+    (stored,) = messages(chat_app)
+    assert (stored.chat_id, stored.genesys_message_id) == (customer.id, "for-conversation-9")
+    assert retry_later(chat_app, minutes=60) == 0  # done: never applied twice
+
+
+def test_work_that_never_becomes_possible_is_recorded_unusable_after_the_bound(
+    make_app: Callable[..., Flask], caplog: pytest.LogCaptureFixture
+) -> None:
+    app = make_app(webhook_retry_max_attempts=3)
+    client = app.test_client()
+    assert post(client, receipt("never", "Delivered", "ferry-never")).status_code == 202
+    for minutes in (10, 20, 30):
+        retry_later(app, minutes)
+    assert [(e.state, e.attempts) for e in inbox(app)] == [(InboxState.UNUSABLE, 3)]
+    assert "given up after every retry" in caplog.text
+    assert retry_later(app, 60) == 0
+
+
+def test_the_top_level_conversation_id_is_recorded_on_the_chat(
+    api: FlaskClient, chat_app: Flask, customer: Chat
+) -> None:
+    post(api, agent_text(customer.customer_id) | {"conversationId": "conversation-7"})
+    with services_of(chat_app).db.session() as session:
+        assert session.get_one(Chat, customer.id).conversation_id == "conversation-7"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -10,7 +12,13 @@ from typing import Any
 
 import jsonschema
 import pytest
+import requests
+from sqlalchemy import select
 
+from devstack.clamd import ClamdProcess
+from ferry.models import Attachment, AttachmentOrigin, AttachmentStatus
+from ferry.worker import outbox_client
+from genesys_standin.state import DEFAULT_PROFILE_ID
 from tests.conftest import free_port
 from tests.genesys.published import published_definitions
 from tests.uploader.live import LiveStack, live_stack, wait_for
@@ -187,58 +195,124 @@ def test_typing_indicators_both_ways(stack: LiveStack, page: Any) -> None:
     expect(page.get_by_text("The agent is typing…")).to_be_hidden(timeout=AGENT_WAIT_MS)
 
 
-def test_agent_attachments_show_as_links_and_previews(stack: LiveStack, page: Any) -> None:
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+)
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+
+
+class Console:
+    """The stand-in's agent console, driven as the agent's browser would (sign-in, form posts)."""
+
+    def __init__(self, stack: LiveStack) -> None:
+        self.base = stack.standin.base_url
+        self.http = requests.Session()
+        login = self.http.get(f"{self.base}/console/login", params={"next": "/"}, timeout=10)
+        self.csrf = re.search(r'name="csrf" value="([^"]+)"', login.text).group(1)  # type: ignore[union-attr]
+        signed_in = self.http.post(
+            f"{self.base}/console/login",
+            data={"user_id": stack.agent_id, "csrf": self.csrf, "next": "/"},
+            allow_redirects=False,
+            timeout=10,
+        )
+        assert signed_in.status_code == 303
+
+    def send_file(self, conversation_id: str, name: str, mime: str, data: bytes, text: str = "") -> None:
+        answer = self.http.post(
+            f"{self.base}/console/conversations/{conversation_id}/reply",
+            data={"csrf": self.csrf, "text": text},
+            files={"file": (name, data, mime)},
+            allow_redirects=False,
+            timeout=10,
+        )
+        assert answer.status_code == 303, answer.text
+
+
+@pytest.fixture
+def scanning_stack(
+    database_url: str, tmp_path: Path, moto_reset: str, clamd: ClamdProcess
+) -> Iterator[LiveStack]:
+    """The live stack with the worker's scan consumers on clamd, and an outbound profile allowing PDFs."""
+    env = {"CLAMD_ADDRESS": clamd.address, "SCAN_RETRY_BASE_SECONDS": "0.1"}
+    with live_stack(database_url, tmp_path, moto_reset, env=env) as live:
+        with outbox_client(live.settings) as client:
+            token = client.service_token()
+        answer = requests.patch(
+            f"{live.standin.base_url}/api/v2/conversations/messaging/supportedcontent/{DEFAULT_PROFILE_ID}",
+            headers={"Authorization": f"Bearer {token}"},
+            json={
+                "name": "Default",
+                "mediaTypes": {"allow": {"outbound": [{"type": "image/png"}, {"type": "application/pdf"}]}},
+            },
+            timeout=10,
+        )
+        assert answer.status_code == 200, answer.text
+        yield live
+
+
+def test_files_the_agent_sends_are_served_from_ferrys_bucket_and_infected_ones_never_arrive(
+    scanning_stack: LiveStack, page: Any
+) -> None:
+    stack = scanning_stack
     start_chat(page, stack.url)
     send(page, "please send the form")
     conversation = only_conversation(stack)
-    png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
-    stack.agent_reply(
-        conversation["id"],
-        "Here you go",
-        attachments=[{"filename": "dot.png", "mime": "image/png", "data_base64": png}],
-    )
+    console = Console(stack)
+    console.send_file(conversation["id"], "dot.png", "image/png", PNG, text="Here you go")
+    console.send_file(conversation["id"], "form.pdf", "application/pdf", PDF)
     log = page.get_by_role("log")
-    preview = log.get_by_role("link", name="dot.png")
-    expect(preview.get_by_role("img", name="dot.png")).to_be_visible(timeout=AGENT_WAIT_MS)
-    assert preview.get_attribute("href").startswith(stack.standin.base_url)
-    assert preview.get_attribute("rel") == "noopener noreferrer"
+    expect(log.get_by_text("Here you go")).to_be_visible(timeout=AGENT_WAIT_MS)
 
-    # Files other than images are links; a URL that is not http(s) never becomes one.
-    customer_id = conversation["customer"]["id"]
-    stack.webhook(
-        {
-            "id": "agent-file-1",
-            "channel": {
-                "to": {"id": customer_id},
-                "time": "2026-11-24T12:00:00.000Z",
-                "messageId": "agent-file-1",
-            },
-            "type": "Text",
-            "direction": "Outbound",
-            "content": [
-                {
-                    "contentType": "Attachment",
-                    "attachment": {
-                        "mediaType": "File",
-                        "url": "https://files.example/f.pdf",
-                        "mime": "application/pdf",
-                        "filename": "form.pdf",
-                    },
-                },
-                {
-                    "contentType": "Attachment",
-                    "attachment": {
-                        "mediaType": "File",
-                        "url": "javascript:alert(1)",
-                        "mime": "application/pdf",
-                        "filename": "evil.pdf",
-                    },
-                },
-            ],
-        }
+    # The image is shown inline, from Ferry's bucket by a presigned URL.
+    image = log.get_by_role("img", name="dot.png")
+    expect(image).to_be_visible(timeout=20_000)
+    wait_for(lambda: image.evaluate("img => img.complete && img.naturalWidth === 1"))
+    src = image.get_attribute("src")
+    bucket_url = (
+        f"{stack.settings.s3_endpoint_url}/{stack.settings.s3_bucket}/{stack.settings.s3_clean_prefix}"
     )
-    expect(log.get_by_role("link", name="form.pdf")).to_have_attribute("href", "https://files.example/f.pdf")
-    assert log.get_by_text("evil.pdf").count() == 0
+    assert src.startswith(bucket_url) and "X-Amz-Signature=" in src
+
+    # The PDF is a link that downloads the very bytes the agent sent.
+    link = log.get_by_role("link", name="form.pdf")
+    expect(link).to_have_attribute("href", re.compile("X-Amz-Signature="), timeout=20_000)
+    href = link.get_attribute("href")
+    assert href.startswith(bucket_url)
+    assert requests.get(href, timeout=10).content == PDF
+
+    # Genesys's own download URLs need a token: the widget never used them.
+    sent = [
+        m for m in stack.standin_conversation(conversation["id"])["messages"] if m["direction"] == "Outbound"
+    ]
+    urls = [a["attachment"]["url"] for m in sent for a in m["payload"].get("content", [])]
+    assert len(urls) == 2
+    for url in urls:
+        assert requests.get(url, timeout=10).status_code == 401
+        assert url not in page.content()
+
+    # An infected file never reaches the customer, who is told; Genesys gets a Failed receipt.
+    console.send_file(conversation["id"], "invoice.pdf", "application/pdf", EICAR)
+    expect(log.get_by_text("The agent sent a file that could not be delivered")).to_be_visible(timeout=20_000)
+    assert log.get_by_role("link", name="invoice.pdf").count() == 0
+    with stack.services.db.session() as session:
+        infected = session.scalars(select(Attachment).where(Attachment.filename == "invoice.pdf")).one()
+        assert infected.status in (AttachmentStatus.INFECTED, AttachmentStatus.REJECTED)
+        assert infected.origin == AttachmentOrigin.AGENT
+
+    def receipts_of(filename: str) -> list[str]:
+        messages = stack.standin_conversation(conversation["id"])["messages"]
+        return [
+            r["status"]
+            for m in messages
+            if any(a["filename"] == filename for a in m["attachments"])
+            for r in m["receipts"]
+        ]
+
+    assert wait_for(lambda: receipts_of("invoice.pdf")) == ["Failed"]
+    assert wait_for(lambda: receipts_of("dot.png")) == ["Delivered"]
+    # Nothing of the agent's files was announced back into Genesys as a customer's file.
+    assert stack.inbound_texts(conversation["id"]) == ["please send the form"]
 
 
 def test_the_widget_fits_a_360_pixel_screen_with_readable_contrast(stack: LiveStack, chromium: Any) -> None:

@@ -88,6 +88,10 @@ export class ChatApi {
     return this.request("POST", "/seen", { up_to: upTo });
   }
 
+  async agentFileUrl(attachmentId) {
+    return (await this.request("GET", `/agent-files/${encodeURIComponent(attachmentId)}`)).url;
+  }
+
   eventsUrl(after) {
     return `${this.base}/events?after=${encodeURIComponent(after)}`;
   }

@@ -34,26 +34,53 @@ function formatTime(iso) {
   return Number.isNaN(date.getTime()) ? "" : date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 }
 
-function renderAttachments(message) {
+// A file the agent sent is in Ferry's bucket: its short-lived URL is asked for when it is shown, and
+// again when the pointer or focus reaches the link once that one may have expired.
+const AGENT_FILE_URL_MS = 60_000;
+
+function showAgentFile(link, preview, attachmentId, agentFileUrl) {
+  let fetchedAt = 0;
+  const refresh = () => {
+    if (Date.now() - fetchedAt < AGENT_FILE_URL_MS) return;
+    fetchedAt = Date.now();
+    agentFileUrl(attachmentId).then(
+      (url) => {
+        const href = webUrl(url);
+        if (!href) return;
+        link.href = href;
+        if (preview && !preview.src) preview.src = href;
+      },
+      () => link.classList.add("msg__link--unavailable"),
+    );
+  };
+  refresh();
+  link.addEventListener("pointerenter", refresh);
+  link.addEventListener("focus", refresh);
+}
+
+function renderAttachments(message, agentFileUrl) {
   const list = el("ul", "msg__attachments");
   for (const attachment of message.attachments || []) {
-    const href = webUrl(attachment.url);
-    if (!href) continue;
+    const fromFerry = Boolean(attachment.attachment_id && agentFileUrl);
+    const href = fromFerry ? null : webUrl(attachment.url);
+    if (!href && !fromFerry) continue;
     const name = attachment.filename || STRINGS.attachment;
     const item = el("li", "msg__attachment");
     const link = el("a", "msg__link");
-    link.href = href;
+    if (href) link.href = href;
     link.target = "_blank";
     link.rel = "noopener noreferrer";
+    let preview = null;
     if (attachment.media_type === "Image") {
-      const preview = el("img", "msg__preview");
-      preview.src = href;
+      preview = el("img", "msg__preview");
+      if (href) preview.src = href;
       preview.alt = name;
       preview.loading = "lazy";
       link.append(preview);
     } else {
       link.textContent = name;
     }
+    if (fromFerry) showAgentFile(link, preview, attachment.attachment_id, agentFileUrl);
     item.append(link);
     list.append(item);
   }
@@ -62,9 +89,9 @@ function renderAttachments(message) {
 
 // How each kind of item is drawn; the attachment issue adds "file" (upload progress, scan state).
 const RENDERERS = {
-  text(message, body) {
+  text(message, body, transcript) {
     if (message.text) body.append(el("p", "msg__text", message.text));
-    const attachments = renderAttachments(message);
+    const attachments = renderAttachments(message, transcript && transcript.agentFileUrl);
     if (attachments) body.append(attachments);
   },
 };
@@ -74,9 +101,10 @@ export function registerRenderer(kind, render) {
 }
 
 export class Transcript {
-  constructor(list, { onRetry }) {
+  constructor(list, { onRetry, agentFileUrl }) {
     this.list = list;
     this.onRetry = onRetry;
+    this.agentFileUrl = agentFileUrl; // attachment id → Promise of a presigned URL
     this.byKey = new Map(); // "id:<n>" or "client:<id>" → { message, node }
   }
 
@@ -203,7 +231,7 @@ export class Transcript {
 
   renderBody(message) {
     const body = el("div", "msg__body");
-    (RENDERERS[message.kind] || RENDERERS.text)(message, body);
+    (RENDERERS[message.kind] || RENDERERS.text)(message, body, this);
     return body;
   }
 

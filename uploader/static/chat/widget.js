@@ -63,7 +63,10 @@ class Widget {
     this.unread = 0;
     this.lastTyping = 0;
     this.unconfirmed = new Unconfirmed();
-    this.transcript = new Transcript($("transcript"), { onRetry: (message) => this.retry(message) });
+    this.transcript = new Transcript($("transcript"), {
+      onRetry: (message) => this.retry(message),
+      agentFileUrl: (attachmentId) => this.api.agentFileUrl(attachmentId),
+    });
     this.attach = mountAttach({
       root: $("conversation"),
       row: $("composer").querySelector(".composer__row"),
