@@ -754,6 +754,15 @@ class Address(GenesysModel):
 
 
 @dataclass(frozen=True, kw_only=True)
+class MessageDetails(GenesysModel):
+    """One message of a participant, by Genesys's id (its content is fetched with the bulk call)."""
+
+    message_id: str | None = None
+    message_status: str | None = None
+    message_time: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class MessageMediaParticipant(GenesysModel):
     """A participant of a message conversation; agents have `purpose` "agent" and a `user`."""
 
@@ -777,6 +786,7 @@ class MessageMediaParticipant(GenesysModel):
     from_address: Address | None = None
     type: MessengerType | str | None = None
     authenticated: bool | None = None
+    messages: list[MessageDetails] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -785,6 +795,40 @@ class MessageConversation(GenesysModel):
     name: str | None = None
     participants: list[MessageMediaParticipant] | None = None
     self_uri: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConversationMessagingChannel(GenesysModel):
+    """The channel of a stored message; `message_id` is the `channel.messageId` its sender gave."""
+
+    id: str | None = None
+    message_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConversationNormalizedMessage(GenesysModel):
+    type: str
+    id: str | None = None
+    channel: ConversationMessagingChannel | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class MessageData(GenesysModel):
+    """A stored message, as the bulk call answers it."""
+
+    id: str | None = None
+    provider_message_id: str | None = None
+    timestamp: datetime | None = None
+    status: str | None = None
+    text_body: str | None = None  # left out with useNormalizedMessage
+    direction: str | None = None
+    conversation_id: str | None = None
+    normalized_message: ConversationNormalizedMessage | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TextMessageListing(GenesysModel):
+    entities: list[MessageData] | None = None
 
 
 # -- open messaging integrations --------------------------------------------------------------------

@@ -27,6 +27,7 @@ USER_EXPANSIONS = frozenset(
     ).split()
 )
 INTEGRATION_EXPANSIONS = frozenset({"supportedContent", "messagingSetting", "identityresolution"})
+BULK_MESSAGES_LIMIT = 1000  # "The max messages you can request in the body is 1,000."
 MIN_SECRET_CHARS = 16  # "This token must be longer than 15 characters."
 
 
@@ -424,6 +425,19 @@ def get_message_conversation(conversation_id: str) -> Response:
     platform = get_platform()
     conversation = platform.conversation(conversation_id, _token().org_id)
     return _json(platform.conversation_resource(conversation, base_url()))
+
+
+@bp.post("/conversations/messages/<conversation_id>/messages/bulk")
+def messages_bulk(conversation_id: str) -> Response:
+    """Get messages in batch: a JSON list of message ids (at most 1,000) → `TextMessageListing`."""
+    platform = get_platform()
+    conversation = platform.conversation(conversation_id, _token().org_id)
+    ids = request.get_json(silent=True) if request.mimetype == "application/json" else None
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise ApiError(400, "bad.request", "The body must be a list of message ids")
+    if len(ids) > BULK_MESSAGES_LIMIT:
+        raise ApiError(400, "bad.request", f"At most {BULK_MESSAGES_LIMIT} message ids")
+    return _json({"entities": platform.message_data(conversation, ids)})
 
 
 @bp.get("/users/me")

@@ -134,7 +134,8 @@ class Platform:
         channel = body["channel"]
         provider_id = channel.get("messageId")
         with self.state.lock:
-            known = self.state.dedup.get((integration.id, provider_id)) if provider_id else None
+            deduplicate = provider_id and self.settings.deduplicate_messages
+            known = self.state.dedup.get((integration.id, provider_id)) if deduplicate else None
             if known is not None:
                 message = self.state.messages[known]
             else:
@@ -550,6 +551,12 @@ class Platform:
                 "selfUri": f"{base_url}/api/v2/conversations/messages/{conversation.id}",
             }
 
+    def message_data(self, conversation: Conversation, message_ids: list[str]) -> list[dict[str, Any]]:
+        """The conversation's messages among `message_ids`, as `MessageData` (unknown ids left out)."""
+        with self.state.lock:
+            found = [m for m in conversation.messages if m.id in set(message_ids)]
+            return [_message_data(m) for m in found]
+
     def participant_resource(
         self, conversation: Conversation, participant: Participant, base_url: str
     ) -> dict[str, Any]:
@@ -692,6 +699,29 @@ def _message_details(message: Message, base_url: str, conversation_id: str) -> d
         "messageStatus": status,
         "messageTime": iso(message.time),
     }
+
+
+def _message_data(message: Message) -> dict[str, Any]:
+    """As `MessageData` with `useNormalizedMessage`: the normalized message keeps the sender's channel."""
+    inbound = message.direction == "Inbound"
+    channel: dict[str, Any] = {"platform": "Open", "type": "Private"}
+    if message.provider_message_id:
+        channel["messageId"] = message.provider_message_id
+    normalized: dict[str, Any] = {"id": message.id, "channel": channel, "type": "Text"}
+    if message.text is not None:
+        normalized["text"] = message.text
+    data: dict[str, Any] = {
+        "id": message.id,
+        "timestamp": iso(message.time),
+        "direction": "inbound" if inbound else "outbound",
+        "messengerType": "open",
+        "status": "received" if inbound else "sent",
+        "conversationId": message.conversation_id,
+        "normalizedMessage": normalized,
+    }
+    if message.provider_message_id:
+        data["providerMessageId"] = message.provider_message_id
+    return data
 
 
 def attachment_view_url(attachment: StoredAttachment, base_url: str) -> str:
