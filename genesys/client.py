@@ -327,6 +327,20 @@ class GenesysClient:
                 break
         return integrations
 
+    def access_status(self, method: str, path: str, json: Any = None) -> int:
+        """The status Genesys answers Ferry's token for a call made only to check access: one that cannot
+        do anything (an id that does not exist, a body Genesys must refuse). 401/403 mean a permission
+        or division is missing. Unreachable raises GenesysUnavailable."""
+        call = _Call(method, self.api_base_url, path, retryable=False, json=json)
+        try:
+            return self._call_as_service(call).status_code
+        except GenesysUnavailable:
+            raise
+        except GenesysError as exc:
+            if exc.status is None:
+                raise
+            return exc.status
+
     # -- transport ------------------------------------------------------------------------------------
 
     def _call_as_service(self, call: _Call) -> requests.Response:

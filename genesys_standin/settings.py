@@ -48,6 +48,11 @@ class StandinSettings:
     # published says Genesys does this; off, every inbound message is a new one.
     deduplicate_messages: bool = True
 
+    # Permissions the client-credentials clients lack (comma-separated, e.g. "conversation:message:view"):
+    # a route needing one answers 403 missing.any.permissions to them, as Genesys does to a client whose
+    # role lacks it (or lacks it in the conversation's division).
+    revoked_client_permissions: str = ""
+
     # Stand-in conveniences (no Genesys equivalent to be faithful to).
     refuse_inactive_login: bool = False  # Genesys refuses; the default lets Ferry's own state check be tested
     remember_login: bool = False  # /oauth/authorize skips the picker after a login
