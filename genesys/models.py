@@ -68,6 +68,9 @@ class MessageType(StrEnum):
     TEXT = "Text"
 
 
+STRUCTURED = "Structured"
+
+
 class NormalizedMessageType(StrEnum):
     """`type` of a webhook message (`OpenNormalizedMessage` and `OpenEventNormalizedMessage`)."""
 
@@ -545,9 +548,59 @@ class ConversationContentAttachment(GenesysModel):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ConversationContentQuickReply(GenesysModel):
+    """A quick reply of a bot's structured message: pressing it answers `text` and `payload`."""
+
+    text: str
+    payload: str
+    image: str | None = None
+    action: str | None = None
+    summary_text: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConversationContentCardAction(GenesysModel):
+    type: str | None = None  # Link | Postback | Unknown
+    text: str | None = None
+    payload: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConversationContentCard(GenesysModel):
+    title: str
+    actions: list[ConversationContentCardAction]
+    description: str | None = None
+    image: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class OpenMessageContent(GenesysModel):
+    """A content element of an outbound message. The swagger's OpenMessageContent lists only Attachment;
+    a bot's quick replies and cards arrive in the shape of ConversationMessageContent (UNSURE)."""
+
     content_type: ContentType | str
     attachment: ConversationContentAttachment | None = None
+    quick_reply: ConversationContentQuickReply | None = None
+    card: ConversationContentCard | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContentButtonResponse(GenesysModel):
+    """What the customer pressed: a quick reply (type QuickReply) or a card's button (type Button)."""
+
+    type: str
+    text: str
+    payload: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpenInboundStructuredResponseMessage(GenesysModel):
+    """The customer's answer to a structured message (`originating_message_id`: Genesys's id of it)."""
+
+    channel: OpenInboundMessageMessagingChannel
+    button_response: ContentButtonResponse
+    originating_message_id: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -627,7 +680,8 @@ class WebhookMessage(GenesysModel):
     @property
     def kind(self) -> WebhookKind:
         """Text, receipt, typing or other."""
-        if self.type == NormalizedMessageType.TEXT:
+        # A bot's quick replies may come as "Structured", which the swagger does not list (UNSURE).
+        if self.type in (NormalizedMessageType.TEXT, STRUCTURED):
             return WebhookKind.TEXT
         if self.type == NormalizedMessageType.RECEIPT:
             return WebhookKind.RECEIPT

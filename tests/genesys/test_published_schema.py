@@ -42,7 +42,14 @@ DEFINITIONS: dict[type[GenesysModel], tuple[str, ...]] = {
     models.OpenInboundNormalizedEvent: ("OpenInboundNormalizedEvent",),
     models.OpenMessagingChannel: ("OpenMessagingChannel",),
     models.ConversationContentAttachment: ("ConversationContentAttachment",),
-    models.OpenMessageContent: ("OpenMessageContent",),
+    models.ConversationContentQuickReply: ("ConversationContentQuickReply",),
+    models.ConversationContentCardAction: ("ConversationContentCardAction",),
+    models.ConversationContentCard: ("ConversationContentCard",),
+    # Quick replies and cards are not in the published OpenMessageContent (UNSURE): their shape is
+    # ConversationMessageContent's.
+    models.OpenMessageContent: ("OpenMessageContent", "ConversationMessageContent"),
+    models.ContentButtonResponse: ("ContentButtonResponse",),
+    models.OpenInboundStructuredResponseMessage: ("OpenInboundStructuredResponseMessage",),
     models.OpenMessageNormalizedMessage: ("OpenMessageNormalizedMessage",),
     models.OpenReceiptNormalizedMessage: ("OpenReceiptNormalizedMessage",),
     models.ConversationEventTyping: ("ConversationEventTyping",),
@@ -78,6 +85,8 @@ DEFINITIONS: dict[type[GenesysModel], tuple[str, ...]] = {
 
 # What Ferry sends: a field the published schema requires must be required in the dataclass too.
 REQUESTS = {
+    models.OpenInboundStructuredResponseMessage,
+    models.ContentButtonResponse,
     models.OpenInboundNormalizedMessage,
     models.OpenInboundMessageMessagingChannel,
     models.OpenMessagingFromRecipient,
