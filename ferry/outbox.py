@@ -50,6 +50,7 @@ from ferry.models import (
 from genesys.client import GenesysClient
 from genesys.errors import GenesysAmbiguous, GenesysError, GenesysUnavailable
 from genesys.models import (
+    ContentButtonResponse,
     EventType,
     IdType,
     OpenEvent,
@@ -60,6 +61,7 @@ from genesys.models import (
     OpenInboundNormalizedEvent,
     OpenInboundNormalizedMessage,
     OpenInboundNormalizedReceipt,
+    OpenInboundStructuredResponseMessage,
     OpenMessagingFromRecipient,
     OpenMessagingToRecipient,
     ReceiptStatus,
@@ -150,6 +152,36 @@ def enqueue_receipt(
         is_final_receipt=True,
     )
     return _add(session, OutboxEntry(chat_id=chat.id, kind=OutboxKind.RECEIPT, payload=receipt.to_json()))
+
+
+def enqueue_structured_response(
+    session: Session, message: ChatMessage, answered: ChatMessage, response: ContentButtonResponse
+) -> OutboxEntry:
+    """Owe Genesys the customer's press (`message`, flushed, its text the button's) of a button of the
+    agent's or bot's structured message `answered`."""
+    if answered.direction != MessageDirection.AGENT or not answered.genesys_message_id:
+        raise ValueError("only a structured message that came from Genesys can be answered")
+    chat = message.chat
+    channel_message_id = new_channel_message_id()
+    body = OpenInboundStructuredResponseMessage(
+        channel=OpenInboundMessageMessagingChannel(
+            from_=customer_identity(chat), time=message.created_at, message_id=channel_message_id
+        ),
+        button_response=response,
+        originating_message_id=answered.genesys_message_id,
+    )
+    message.channel_message_id = channel_message_id
+    message.status = MessageStatus.PENDING
+    return _add(
+        session,
+        OutboxEntry(
+            chat_id=chat.id,
+            kind=OutboxKind.STRUCTURED,
+            message_id=message.id,
+            channel_message_id=channel_message_id,
+            payload=body.to_json(),
+        ),
+    )
 
 
 def enqueue_typing(session: Session, chat: Chat) -> OutboxEntry:
@@ -381,6 +413,14 @@ class OutboxDelivery:
             if self.finish_message is not None and claim.attachment_id is not None:
                 message = self.finish_message(claim, message)
             answer = self.client.send_inbound_message(self.integration_id, message)
+            return answer.id, answer.conversation_id
+        if claim.kind == OutboxKind.STRUCTURED:
+            response = OpenInboundStructuredResponseMessage.from_json(claim.payload)
+            if claim.attempts > 1:
+                already = self._already_sent(claim, response.channel.message_id)
+                if already is not None:
+                    return already
+            answer = self.client.send_structured_response(self.integration_id, response)
             return answer.id, answer.conversation_id
         if claim.kind == OutboxKind.RECEIPT:
             receipt = self.client.send_inbound_receipt(

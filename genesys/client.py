@@ -36,6 +36,7 @@ from genesys.models import (
     OpenInboundNormalizedEvent,
     OpenInboundNormalizedMessage,
     OpenInboundNormalizedReceipt,
+    OpenInboundStructuredResponseMessage,
     OpenIntegration,
     OpenIntegrationEntityListing,
     OpenIntegrationRequest,
@@ -175,6 +176,20 @@ class GenesysClient:
             repeatable=False,
             params={"prefetchConversationId": "true"},
             json=message.to_json(),
+        )
+        return _model_of(self._call_as_service(call), call, OpenMessageNormalizedMessage)
+
+    def send_structured_response(
+        self, integration_id: str, response: OpenInboundStructuredResponseMessage
+    ) -> OpenMessageNormalizedMessage:
+        """Send the customer's press of a quick reply or button; like a message, never repeated blind."""
+        call = _Call(
+            "POST",
+            self.api_base_url,
+            f"/api/v2/conversations/messages/{_segment(integration_id)}/inbound/open/structured/response",
+            retryable=True,
+            repeatable=False,
+            json=response.to_json(),
         )
         return _model_of(self._call_as_service(call), call, OpenMessageNormalizedMessage)
 

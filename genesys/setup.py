@@ -133,6 +133,13 @@ PRODUCT_ROUTES = (
         _RECEIVE,
         {},
     ),
+    Route(
+        "quick-reply answers",
+        "POST",
+        "/api/v2/conversations/messages/{integration_id}/inbound/open/structured/response",
+        _RECEIVE,
+        {},
+    ),
     # No permission is published for this one (403 not.authorized only): UNSURE, the message view ones.
     Route("participants check", "GET", "/api/v2/conversations/messages/{conversation_id}", _MESSAGE_VIEW),
     Route(
@@ -162,7 +169,7 @@ PRODUCT_ROUTES = (
         {},
     ),
 )
-PARTICIPANTS_ROUTE = PRODUCT_ROUTES[3]
+PARTICIPANTS_ROUTE = next(r for r in PRODUCT_ROUTES if r.name == "participants check")
 
 
 def access_check(client: GenesysClient, route: Route, integration_id: str = "") -> Check:

@@ -39,6 +39,7 @@ REQUIRED_PERMISSIONS: dict[str, tuple[str, ...]] = {
     "api.inbound_message": _INBOUND,
     "api.inbound_receipt": _INBOUND,
     "api.inbound_event": _INBOUND,
+    "api.inbound_structured_response": _INBOUND,
     "api.get_message_conversation": _MESSAGE_VIEW,
     "api.messages_bulk": _MESSAGE_VIEW,
     "api.list_integrations": ("messaging:integration:view",),
@@ -193,6 +194,16 @@ def inbound_message(integration_id: str) -> Response:
     body = _body(schemas.INBOUND_MESSAGE)
     platform = get_platform()
     answer = platform.receive_message(integration, body, prefetch=prefetch, base_url=base_url())
+    return _json(answer, platform.settings.inbound_status_code)
+
+
+@bp.post("/conversations/messages/<integration_id>/inbound/open/structured/response")
+def inbound_structured_response(integration_id: str) -> Response:
+    """Send inbound Open Response: the customer pressed a quick reply or button of a structured message."""
+    integration = _inbound_integration(integration_id)
+    body = _body(schemas.STRUCTURED_RESPONSE)
+    platform = get_platform()
+    answer = platform.receive_structured_response(integration, body, base_url=base_url())
     return _json(answer, platform.settings.inbound_status_code)
 
 

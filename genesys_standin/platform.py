@@ -3,6 +3,7 @@ receipts), agent replies and typing to the webhook, and the JSON shapes the API 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -157,6 +158,28 @@ class Platform:
                     self.state.dedup[(integration.id, provider_id)] = message.id
                 self.dispatcher.submit(conversation.id, lambda: self._ingest(integration, message, base_url))
             return self._message_answer(integration, message, prefetch)
+
+    def receive_structured_response(
+        self, integration: Integration, body: dict[str, Any], *, base_url: str
+    ) -> dict[str, Any]:
+        """The customer's press of a button: a message (its text the button's) answering an outbound one.
+
+        :raise ApiError: 400 when `originatingMessageId` is not an outbound message of this integration.
+        """
+        with self.state.lock:
+            answered = self.state.messages.get(body["originatingMessageId"])
+            conversation = self.state.conversations.get(answered.conversation_id) if answered else None
+            if (
+                answered is None
+                or answered.direction != "Outbound"
+                or conversation is None
+                or (conversation.integration_id != integration.id)
+            ):
+                raise ApiError(
+                    400, "bad.request", "originatingMessageId is not a message sent to this customer"
+                )
+        as_message = {**body, "text": body["buttonResponse"]["text"]}
+        return self.receive_message(integration, as_message, prefetch=True, base_url=base_url)
 
     def _conversation_for(self, integration: Integration, sender: dict[str, str]) -> Conversation:
         """The open conversation of this customer on this integration, or a new one."""
@@ -390,7 +413,13 @@ class Platform:
             return conversation
 
     def agent_reply(
-        self, conversation_id: str, user_id: str, text: str, files: list[AgentFile], base_url: str
+        self,
+        conversation_id: str,
+        user_id: str,
+        text: str,
+        files: list[AgentFile],
+        base_url: str,
+        quick_replies: Sequence[str] = (),
     ) -> Message:
         """An agent's message: joins the agent if needed, stores it, queues the signed webhook POST."""
         with self.state.lock:
@@ -432,21 +461,27 @@ class Platform:
             }
             if text:
                 payload["text"] = text
-            if attachments:
-                payload["content"] = [
-                    {
-                        "contentType": "Attachment",
-                        "attachment": {
-                            "id": a.media_id,
-                            "mediaType": a.media_type,
-                            "url": a.url,
-                            "mime": a.mime,
-                            "filename": a.filename,
-                            "contentSizeBytes": a.size,
-                        },
-                    }
-                    for a in attachments
-                ]
+            # A bot's quick replies, in the shape of ConversationContentQuickReply.
+            content: list[dict[str, Any]] = [
+                {"contentType": "QuickReply", "quickReply": {"text": q, "payload": q, "action": "Message"}}
+                for q in quick_replies
+            ]
+            content += [
+                {
+                    "contentType": "Attachment",
+                    "attachment": {
+                        "id": a.media_id,
+                        "mediaType": a.media_type,
+                        "url": a.url,
+                        "mime": a.mime,
+                        "filename": a.filename,
+                        "contentSizeBytes": a.size,
+                    },
+                }
+                for a in attachments
+            ]
+            if content:
+                payload["content"] = content
             payload["direction"] = "Outbound"
             payload["originatingEntity"] = "Human"
             message = Message(

@@ -38,6 +38,7 @@ from genesys.models import (
 )
 from genesys.webhook import SIGNATURE_HEADER, WEBHOOK_PATH, verify_signature
 from uploader.blueprint import bp
+from uploader.structured import structured_items
 
 log = logging.getLogger("uploader.webhook")
 
@@ -124,14 +125,15 @@ def record_agent_message(session: Session, message: WebhookMessage) -> str:
         for a in message.attachments
         if a.url and _is_web_url(a.url)
     ]
-    if not (message.text or attachments):
+    structured = structured_items(message, _is_web_url)
+    if not (message.text or attachments or structured):
         return "ignored"
     session.add(
         ChatMessage(
             chat=chat,
             direction=MessageDirection.AGENT,
             text=message.text,
-            content=attachments or None,
+            content=[*attachments, *structured] or None,
             status=MessageStatus.SENT,
             genesys_message_id=message.id,
         )
