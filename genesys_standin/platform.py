@@ -129,7 +129,13 @@ class Platform:
     # -- inbound ----------------------------------------------------------------------------------
 
     def receive_message(
-        self, integration: Integration, body: dict[str, Any], *, prefetch: bool, base_url: str
+        self,
+        integration: Integration,
+        body: dict[str, Any],
+        *,
+        prefetch: bool,
+        base_url: str,
+        text: str | None = None,
     ) -> dict[str, Any]:
         """Ingest an inbound message (deduplicated by channel.messageId) → `OpenMessageNormalizedMessage`."""
         channel = body["channel"]
@@ -146,7 +152,7 @@ class Platform:
                     conversation_id=conversation.id,
                     direction="Inbound",
                     time=utc_now(),
-                    text=body.get("text"),
+                    text=body.get("text") if text is None else text,
                     attachments=[_stored_attachment(c["attachment"]) for c in body.get("content", [])],
                     payload=body,
                     provider_message_id=provider_id,
@@ -178,8 +184,9 @@ class Platform:
                 raise ApiError(
                     400, "bad.request", "originatingMessageId is not a message sent to this customer"
                 )
-        as_message = {**body, "text": body["buttonResponse"]["text"]}
-        return self.receive_message(integration, as_message, prefetch=True, base_url=base_url)
+        return self.receive_message(
+            integration, body, prefetch=True, base_url=base_url, text=body["buttonResponse"]["text"]
+        )
 
     def _conversation_for(self, integration: Integration, sender: dict[str, str]) -> Conversation:
         """The open conversation of this customer on this integration, or a new one."""
