@@ -141,6 +141,17 @@ def find_by_client_id(session: Session, chat: Chat, client_id: str) -> ChatMessa
     ).first()
 
 
+def _by_client_id(session: Session, chat: Chat, body: dict[str, Any]) -> tuple[str, ChatMessage | None]:
+    """The widget's `client_id` of a POST and the message it already made, if any.
+
+    :raise Refusal: 400 for a bad client id.
+    """
+    client_id = body.get("client_id")
+    if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
+        raise Refusal("bad_client_id")
+    return client_id, find_by_client_id(session, chat, client_id)
+
+
 def post_message(
     session: Session, settings: Settings, chat: Chat, body: dict[str, Any]
 ) -> tuple[ChatMessage, bool]:
@@ -151,10 +162,7 @@ def post_message(
 
     :raise Refusal: 400 for a bad client id, empty text, or text over CHAT_MAX_MESSAGE_CHARS.
     """
-    client_id = body.get("client_id")
-    if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
-        raise Refusal("bad_client_id")
-    existing = find_by_client_id(session, chat, client_id)
+    client_id, existing = _by_client_id(session, chat, body)
     if existing is not None:
         return existing, False
     text = clean_text(body.get("text"))
@@ -179,10 +187,7 @@ def answer_structured(
 
     :raise Refusal: 400 bad client id, 404 not this chat's message, 409 no such button on it.
     """
-    client_id = body.get("client_id")
-    if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
-        raise Refusal("bad_client_id")
-    existing = find_by_client_id(session, chat, client_id)
+    client_id, existing = _by_client_id(session, chat, body)
     if existing is not None:
         return existing, False
     answered = session.get(ChatMessage, message_id)
