@@ -51,6 +51,7 @@ CODES: dict[str, ErrorCode] = {
     "name_too_long": ErrorCode(400, "Your name can be at most {limit} characters long."),
     "bad_email": ErrorCode(400, "Please enter a valid email address, or leave it empty."),
     "not_retryable": ErrorCode(409, "Only messages that were not delivered can be sent again."),
+    "not_a_choice": ErrorCode(409, "That choice is not offered by this message."),
     # -- uploads
     "chat_closed": ErrorCode(409, "This chat has ended; files can no longer be sent."),
     "too_many_files": ErrorCode(409, "This chat already has {limit} files, the most it can take."),

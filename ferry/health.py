@@ -13,6 +13,7 @@ from flask import Blueprint, Response, jsonify
 
 from ferry.services import Services, get_services
 from ferry.signatures import assess_signatures
+from genesys.setup import PARTICIPANTS_ROUTE, access_check
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger("ferry.health")
@@ -44,6 +45,7 @@ def readiness(services: Services) -> tuple[bool, dict[str, dict[str, Any]]]:
         "sqs": _succeeds(lambda: services.queue.ping()),
         "clamd": lambda: clamd_status(services),
         "genesys": _succeeds(lambda: services.genesys_probe.service_token()),
+        "genesys_access": lambda: genesys_access_status(services),
     }
     futures = {name: _executor.submit(check) for name, check in checks.items()}
     results: dict[str, dict[str, Any]] = {}
@@ -68,6 +70,13 @@ def _succeeds(call: Callable[[], object]) -> Callable[[], dict[str, Any]]:
         return {"ok": True}
 
     return check
+
+
+def genesys_access_status(services: Services) -> dict[str, Any]:
+    """Ferry's token may still read a conversation's participants (every agent's click needs it); a
+    refusal names the permission, as `flask genesys doctor` does for every route."""
+    check = access_check(services.genesys_probe, PARTICIPANTS_ROUTE)
+    return {"ok": True} if check.outcome == "OK" else {"ok": False, "error": check.detail}
 
 
 def clamd_status(services: Services) -> dict[str, Any]:

@@ -92,6 +92,7 @@ class OutboxKind(StrEnum):
     MESSAGE = "message"  # an inbound open message (customer text or a file announcement)
     RECEIPT = "receipt"  # an inbound receipt (customer's widget saw the agent's message)
     EVENT = "event"  # an inbound typing event
+    STRUCTURED = "structured"  # the customer's press of a bot's quick reply or card button
 
 
 class OutboxState(StrEnum):

@@ -6,8 +6,12 @@ nothing is ever stored without being sent or sent without being stored. The work
 claims due entries under a lease, sends them, and records the outcome:
 
 - customer messages go out in order per chat: only the oldest pending message of a chat is claimable;
-- every entry's `channel.messageId` is fixed when it is written, so a retry can never make Genesys
-  create a second message;
+- every entry's `channel.messageId` is fixed when it is written, and Ferry does not rely on Genesys dropping
+  a repeat of it (nothing published says it does): before a message is sent again, Genesys is asked whether
+  the conversation already has it (`GenesysClient.find_inbound_message`), and after a timeout or reset the
+  question waits `in_doubt_settle_seconds`, so that a request still in flight has landed. A chat's first
+  message has no conversation to ask about yet: an ambiguous failure of it can show twice (README, "Exactly
+  once");
 - Genesys unreachable, 408, 429 or 5xx: retried with exponential backoff and jitter, never earlier than
   `Retry-After`; any other 4xx: dead letter (Genesys's error kept, the message marked failed, logged,
   listed by `flask outbox list --dead`);
@@ -44,8 +48,9 @@ from ferry.models import (
     OutboxState,
 )
 from genesys.client import GenesysClient
-from genesys.errors import GenesysError, GenesysUnavailable
+from genesys.errors import GenesysAmbiguous, GenesysError, GenesysUnavailable
 from genesys.models import (
+    ContentButtonResponse,
     EventType,
     IdType,
     OpenEvent,
@@ -56,6 +61,7 @@ from genesys.models import (
     OpenInboundNormalizedEvent,
     OpenInboundNormalizedMessage,
     OpenInboundNormalizedReceipt,
+    OpenInboundStructuredResponseMessage,
     OpenMessagingFromRecipient,
     OpenMessagingToRecipient,
     ReceiptStatus,
@@ -146,6 +152,36 @@ def enqueue_receipt(
         is_final_receipt=True,
     )
     return _add(session, OutboxEntry(chat_id=chat.id, kind=OutboxKind.RECEIPT, payload=receipt.to_json()))
+
+
+def enqueue_structured_response(
+    session: Session, message: ChatMessage, answered: ChatMessage, response: ContentButtonResponse
+) -> OutboxEntry:
+    """Owe Genesys the customer's press (`message`, flushed, its text the button's) of a button of the
+    agent's or bot's structured message `answered`."""
+    if answered.direction != MessageDirection.AGENT or not answered.genesys_message_id:
+        raise ValueError("only a structured message that came from Genesys can be answered")
+    chat = message.chat
+    channel_message_id = new_channel_message_id()
+    body = OpenInboundStructuredResponseMessage(
+        channel=OpenInboundMessageMessagingChannel(
+            from_=customer_identity(chat), time=message.created_at, message_id=channel_message_id
+        ),
+        button_response=response,
+        originating_message_id=answered.genesys_message_id,
+    )
+    message.channel_message_id = channel_message_id
+    message.status = MessageStatus.PENDING
+    return _add(
+        session,
+        OutboxEntry(
+            chat_id=chat.id,
+            kind=OutboxKind.STRUCTURED,
+            message_id=message.id,
+            channel_message_id=channel_message_id,
+            payload=body.to_json(),
+        ),
+    )
 
 
 def enqueue_typing(session: Session, chat: Chat) -> OutboxEntry:
@@ -339,6 +375,8 @@ class OutboxDelivery:
     lease_seconds: float = 60.0
     batch: int = 10
     finish_message: MessageFinisher | None = None  # applied to messages that carry an attachment id
+    # After a timeout or reset, wait at least this long before asking Genesys whether it has the message.
+    in_doubt_settle_seconds: float = 0.0
 
     def run_once(self, now: datetime | None = None) -> int:
         """Claim a batch of due entries and deliver each; answers how many were handled."""
@@ -359,7 +397,8 @@ class OutboxDelivery:
             if claim.kind == OutboxKind.EVENT:
                 return self._drop(claim, str(exc))
             if is_retryable(exc):
-                return self._retry(claim, exc)
+                settle = self.in_doubt_settle_seconds if isinstance(exc, GenesysAmbiguous) else 0.0
+                return self._retry(claim, exc, at_least=settle)
             return self._dead(claim, exc)
         return self._sent(claim, genesys_id, conversation_id)
 
@@ -367,9 +406,21 @@ class OutboxDelivery:
         """One Genesys call for the entry; answers (Genesys message id, conversation id)."""
         if claim.kind == OutboxKind.MESSAGE:
             message = OpenInboundNormalizedMessage.from_json(claim.payload)
+            if claim.attempts > 1:
+                already = self._already_sent(claim, message.channel.message_id)
+                if already is not None:
+                    return already
             if self.finish_message is not None and claim.attachment_id is not None:
                 message = self.finish_message(claim, message)
             answer = self.client.send_inbound_message(self.integration_id, message)
+            return answer.id, answer.conversation_id
+        if claim.kind == OutboxKind.STRUCTURED:
+            response = OpenInboundStructuredResponseMessage.from_json(claim.payload)
+            if claim.attempts > 1:
+                already = self._already_sent(claim, response.channel.message_id)
+                if already is not None:
+                    return already
+            answer = self.client.send_structured_response(self.integration_id, response)
             return answer.id, answer.conversation_id
         if claim.kind == OutboxKind.RECEIPT:
             receipt = self.client.send_inbound_receipt(
@@ -380,6 +431,36 @@ class OutboxDelivery:
             self.integration_id, OpenInboundNormalizedEvent.from_json(claim.payload)
         )
         return event.id, None
+
+    def _already_sent(self, claim: Claim, channel_message_id: str | None) -> tuple[str, str] | None:
+        """(Genesys message id, conversation id) when an earlier attempt of this message did reach Genesys.
+
+        A failed lookup defers the message: sending it blind could make a second one.
+        """
+        with self.db.session() as session:
+            conversation_id = session.get_one(Chat, claim.chat_id).conversation_id
+        if not (conversation_id and channel_message_id):
+            return None
+        try:
+            genesys_id = self.client.find_inbound_message(conversation_id, channel_message_id)
+        except GenesysError as exc:
+            log.error(
+                "cannot check whether Genesys already has a message; not sending it again yet",
+                extra={
+                    "entry_id": claim.id,
+                    "chat_id": claim.chat_id,
+                    "status": exc.status,
+                    "error": str(exc),
+                },
+            )
+            raise DeliveryDeferred(f"could not check whether Genesys has it: {exc}") from None
+        if genesys_id is None:
+            return None
+        log.info(
+            "Genesys already has the message an earlier attempt sent; not sending it again",
+            extra={"entry_id": claim.id, "chat_id": claim.chat_id, "attempts": claim.attempts},
+        )
+        return genesys_id, conversation_id
 
     def _fenced(self, claim: Claim) -> Any:
         return and_(
@@ -433,8 +514,8 @@ class OutboxDelivery:
         )
         return Outcome.SENT
 
-    def _retry(self, claim: Claim, error: GenesysError) -> Outcome:
-        delay = self.policy.delay(claim.attempts, error.retry_after)
+    def _retry(self, claim: Claim, error: GenesysError, *, at_least: float = 0.0) -> Outcome:
+        delay = max(at_least, self.policy.delay(claim.attempts, error.retry_after))
         with self.db.session() as session:
             result = session.execute(
                 update(OutboxEntry)

@@ -122,6 +122,8 @@ def outbox_delivery(services: Services, client: GenesysClient) -> OutboxDelivery
         lease_seconds=settings.outbox_lease_seconds,
         # A clean file's native attachment gets its presigned URL when it is sent, never earlier.
         finish_message=native_attachment_finisher(settings, services.db, services.storage),
+        # A request that timed out may still be in flight: give it another timeout to land.
+        in_doubt_settle_seconds=settings.genesys_timeout_seconds,
     )
 
 

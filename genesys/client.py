@@ -1,8 +1,11 @@
 """Ferry's Genesys Cloud API client: inbound open messaging, users and tokens, conversations, integrations.
 
-Every call has a timeout. Calls that are safe to repeat (GET, DELETE, and the inbound calls Genesys
-deduplicates) are retried with exponential backoff and jitter on 429 (after `Retry-After`, giving up beyond
-180 s like the official CLI), on 5xx except 501 and on network failures. Everything that goes wrong is raised
+Every call has a timeout. Calls are retried with exponential backoff and jitter on definite failures, where
+Genesys did nothing: 429 (after `Retry-After`, giving up beyond 180 s like the official CLI), 5xx except 501,
+and a connection that could not be made. An ambiguous failure (a timeout or reset after the request was sent)
+is retried only for calls that are safe to repeat (GET, DELETE, receipts, events); an inbound message is not,
+because nothing published says Genesys drops a repeated `channel.messageId`: it raises `GenesysAmbiguous`
+and the caller checks (`find_inbound_message`) before sending again. Everything that goes wrong is raised
 as `GenesysError`, or `GenesysUnavailable` when trying again later may work; no `requests` exception escapes.
 Tokens and secrets are never logged: a log line has method, path, status, attempt and Genesys's context id.
 """
@@ -20,24 +23,28 @@ from typing import Any, TypeVar
 from urllib.parse import quote, urljoin
 
 import requests
+import urllib3
 
 from genesys.auth import IssuedToken, TokenCache
 from genesys.downloads import MAX_REDIRECTS, DownloadPolicy, DownloadRefused
-from genesys.errors import GenesysError, GenesysUnavailable
+from genesys.errors import GenesysAmbiguous, GenesysError, GenesysUnavailable
 from genesys.models import (
     GenesysModel,
     MalformedPayload,
     MessageConversation,
+    MessageData,
     OpenEventNormalizedMessage,
     OpenInboundNormalizedEvent,
     OpenInboundNormalizedMessage,
     OpenInboundNormalizedReceipt,
+    OpenInboundStructuredResponseMessage,
     OpenIntegration,
     OpenIntegrationEntityListing,
     OpenIntegrationRequest,
     OpenMessageNormalizedMessage,
     OpenReceiptNormalizedMessage,
     Organization,
+    TextMessageListing,
     TokenInfo,
     UserMe,
 )
@@ -48,6 +55,8 @@ M = TypeVar("M", bound=GenesysModel)
 
 # The official CLI retries a 429 only when Retry-After is missing or at most this long.
 RETRY_AFTER_LIMIT_SECONDS = 180.0
+# The most message ids the bulk call takes at once (its published description).
+BULK_MESSAGES_LIMIT = 1000
 # A safety stop for paging through integrations.
 MAX_PAGES = 100
 USER_AGENT = "ferry-genesys-client"
@@ -63,7 +72,8 @@ _TRANSIENT_NETWORK_ERRORS = (
 
 @dataclass(frozen=True)
 class _Call:
-    """One logical API call; `retryable` when repeating it cannot do anything twice."""
+    """One logical API call: `retryable` after definite failures, `repeatable` (default: the same) also
+    after ambiguous ones, when doing it twice does no harm."""
 
     method: str
     base_url: str
@@ -72,6 +82,11 @@ class _Call:
     params: Any = None
     json: Any = None
     form: Mapping[str, str] | None = None
+    repeatable: bool | None = None
+
+    @property
+    def safe_to_repeat(self) -> bool:
+        return self.retryable if self.repeatable is None else self.repeatable
 
 
 class GenesysClient:
@@ -154,15 +169,30 @@ class GenesysClient:
     ) -> OpenMessageNormalizedMessage:
         """Deliver a customer's message; the answer has Genesys's message id and the conversation id.
 
-        Retried only when the message has a `channel.messageId`, which Genesys deduplicates on.
+        Retried after definite failures only: a timeout or reset raises `GenesysAmbiguous`.
         """
         call = _Call(
             "POST",
             self.api_base_url,
             f"/api/v2/conversations/messages/{_segment(integration_id)}/inbound/open/message",
-            retryable=message.channel.message_id is not None,
+            retryable=True,
+            repeatable=False,
             params={"prefetchConversationId": "true"},
             json=message.to_json(),
+        )
+        return _model_of(self._call_as_service(call), call, OpenMessageNormalizedMessage)
+
+    def send_structured_response(
+        self, integration_id: str, response: OpenInboundStructuredResponseMessage
+    ) -> OpenMessageNormalizedMessage:
+        """Send the customer's press of a quick reply or button; like a message, never repeated blind."""
+        call = _Call(
+            "POST",
+            self.api_base_url,
+            f"/api/v2/conversations/messages/{_segment(integration_id)}/inbound/open/structured/response",
+            retryable=True,
+            repeatable=False,
+            json=response.to_json(),
         )
         return _model_of(self._call_as_service(call), call, OpenMessageNormalizedMessage)
 
@@ -231,6 +261,43 @@ class GenesysClient:
             retryable=True,
         )
         return _model_of(self._call_as_service(call), call, MessageConversation)
+
+    def find_inbound_message(self, conversation_id: str, channel_message_id: str) -> str | None:
+        """Genesys's id of the customer's message sent with `channel_message_id` in the conversation, or
+        None when Genesys does not have it.
+
+        The conversation lists its participants' message ids; the bulk call answers those messages with
+        the `channel.messageId` (or `providerMessageId`) they arrived with.
+        """
+        conversation = self.get_message_conversation(conversation_id)
+        ids = [
+            m.message_id
+            for p in conversation.participants or []
+            if p.purpose == "customer"
+            for m in p.messages or []
+            if m.message_id
+        ]
+        # Newest first: a message in doubt is the last one the chat sent.
+        for end in range(len(ids), 0, -BULK_MESSAGES_LIMIT):
+            for data in self.get_messages_bulk(conversation_id, ids[max(0, end - BULK_MESSAGES_LIMIT) : end]):
+                channel = data.normalized_message.channel if data.normalized_message else None
+                if channel_message_id in (data.provider_message_id, channel and channel.message_id):
+                    return data.id
+        return None
+
+    def get_messages_bulk(self, conversation_id: str, message_ids: list[str]) -> list[MessageData]:
+        """Messages of a conversation by Genesys's ids (at most `BULK_MESSAGES_LIMIT`); a read."""
+        if not message_ids:
+            return []
+        call = _Call(
+            "POST",
+            self.api_base_url,
+            f"/api/v2/conversations/messages/{_segment(conversation_id)}/messages/bulk",
+            retryable=True,
+            params={"useNormalizedMessage": "true"},
+            json=message_ids,
+        )
+        return _model_of(self._call_as_service(call), call, TextMessageListing).entities or []
 
     def get_organization_me(self) -> Organization:
         """The organization Ferry's OAuth client belongs to."""
@@ -342,6 +409,20 @@ class GenesysClient:
             return response
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def access_status(self, method: str, path: str, json: Any = None) -> int:
+        """The status Genesys answers Ferry's token for a call made only to check access: one that cannot
+        do anything (an id that does not exist, a body Genesys must refuse). 401/403 mean a permission
+        or division is missing. Unreachable raises GenesysUnavailable."""
+        call = _Call(method, self.api_base_url, path, retryable=False, json=json)
+        try:
+            return self._call_as_service(call).status_code
+        except GenesysUnavailable:
+            raise
+        except GenesysError as exc:
+            if exc.status is None:
+                raise
+            return exc.status
+
     # -- transport ------------------------------------------------------------------------------------
 
     def _call_as_service(self, call: _Call) -> requests.Response:
@@ -370,6 +451,7 @@ class GenesysClient:
         while True:
             attempt += 1
             can_retry = call.retryable and attempt < self._max_attempts
+            can_repeat = call.safe_to_repeat and attempt < self._max_attempts
             try:
                 response = self._session.request(
                     call.method,
@@ -386,13 +468,15 @@ class GenesysClient:
                 transient = isinstance(exc, _TRANSIENT_NETWORK_ERRORS) and not isinstance(
                     exc, requests.exceptions.SSLError
                 )
+                definite = _never_sent(exc)
                 reason = f"{call.method} {call.path}: Genesys did not answer ({type(exc).__name__})"
-                if transient and can_retry:
+                if transient and (can_retry if definite else can_repeat):
                     self._pause(call, attempt, self._backoff(attempt), reason=type(exc).__name__)
                     continue
                 log.warning(reason, extra={"method": call.method, "path": call.path, "attempt": attempt})
-                error_class = GenesysUnavailable if transient else GenesysError
-                raise error_class(reason) from None
+                if not transient:
+                    raise GenesysError(reason) from None
+                raise (GenesysUnavailable if definite else GenesysAmbiguous)(reason) from None
 
             status = response.status_code
             if 200 <= status < 300:
@@ -490,6 +574,20 @@ def _read_bounded(
         raise GenesysUnavailable(f"the download broke off ({type(exc).__name__})") from None
     content_type = response.headers.get("Content-Type")
     return Downloaded(b"".join(chunks), content_type.split(";", 1)[0].strip() if content_type else None)
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """Whether the request certainly never reached Genesys: the connection itself could not be made."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.exceptions.ConnectionError) and not isinstance(
+        exc, requests.exceptions.Timeout
+    ):
+        reason = exc.args[0] if exc.args else None
+        if isinstance(reason, urllib3.exceptions.MaxRetryError):
+            reason = reason.reason
+        return isinstance(reason, urllib3.exceptions.NewConnectionError)
+    return False
 
 
 def _segment(value: str) -> str:

@@ -69,6 +69,13 @@ class GenesysUnavailable(GenesysError):
     """Genesys could not be reached or kept failing (network, timeout, 5xx or 429 after the retries)."""
 
 
+class GenesysAmbiguous(GenesysUnavailable):
+    """The request was sent but no answer came (a timeout or reset): Genesys may or may not have acted.
+
+    Unlike a refused connection, a 429 or a 5xx, sending it again may do it twice.
+    """
+
+
 def _json_object(body: bytes) -> dict[str, Any] | None:
     try:
         parsed = json.loads(body)

@@ -68,6 +68,9 @@ class MessageType(StrEnum):
     TEXT = "Text"
 
 
+STRUCTURED = "Structured"
+
+
 class NormalizedMessageType(StrEnum):
     """`type` of a webhook message (`OpenNormalizedMessage` and `OpenEventNormalizedMessage`)."""
 
@@ -545,9 +548,59 @@ class ConversationContentAttachment(GenesysModel):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ConversationContentQuickReply(GenesysModel):
+    """A quick reply of a bot's structured message: pressing it answers `text` and `payload`."""
+
+    text: str
+    payload: str
+    image: str | None = None
+    action: str | None = None
+    summary_text: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConversationContentCardAction(GenesysModel):
+    type: str | None = None  # Link | Postback | Unknown
+    text: str | None = None
+    payload: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConversationContentCard(GenesysModel):
+    title: str
+    actions: list[ConversationContentCardAction]
+    description: str | None = None
+    image: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class OpenMessageContent(GenesysModel):
+    """A content element of an outbound message. The swagger's OpenMessageContent lists only Attachment;
+    a bot's quick replies and cards arrive in the shape of ConversationMessageContent (UNSURE)."""
+
     content_type: ContentType | str
     attachment: ConversationContentAttachment | None = None
+    quick_reply: ConversationContentQuickReply | None = None
+    card: ConversationContentCard | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContentButtonResponse(GenesysModel):
+    """What the customer pressed: a quick reply (type QuickReply) or a card's button (type Button)."""
+
+    type: str
+    text: str
+    payload: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpenInboundStructuredResponseMessage(GenesysModel):
+    """The customer's answer to a structured message (`originating_message_id`: Genesys's id of it)."""
+
+    channel: OpenInboundMessageMessagingChannel
+    button_response: ContentButtonResponse
+    originating_message_id: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -629,7 +682,8 @@ class WebhookMessage(GenesysModel):
     @property
     def kind(self) -> WebhookKind:
         """Text, receipt, typing or other."""
-        if self.type == NormalizedMessageType.TEXT:
+        # A bot's quick replies may come as "Structured", which the swagger does not list (UNSURE).
+        if self.type in (NormalizedMessageType.TEXT, STRUCTURED):
             return WebhookKind.TEXT
         if self.type == NormalizedMessageType.RECEIPT:
             return WebhookKind.RECEIPT
@@ -756,6 +810,15 @@ class Address(GenesysModel):
 
 
 @dataclass(frozen=True, kw_only=True)
+class MessageDetails(GenesysModel):
+    """One message of a participant, by Genesys's id (its content is fetched with the bulk call)."""
+
+    message_id: str | None = None
+    message_status: str | None = None
+    message_time: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class MessageMediaParticipant(GenesysModel):
     """A participant of a message conversation; agents have `purpose` "agent" and a `user`."""
 
@@ -779,6 +842,7 @@ class MessageMediaParticipant(GenesysModel):
     from_address: Address | None = None
     type: MessengerType | str | None = None
     authenticated: bool | None = None
+    messages: list[MessageDetails] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -787,6 +851,40 @@ class MessageConversation(GenesysModel):
     name: str | None = None
     participants: list[MessageMediaParticipant] | None = None
     self_uri: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConversationMessagingChannel(GenesysModel):
+    """The channel of a stored message; `message_id` is the `channel.messageId` its sender gave."""
+
+    id: str | None = None
+    message_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConversationNormalizedMessage(GenesysModel):
+    type: str
+    id: str | None = None
+    channel: ConversationMessagingChannel | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class MessageData(GenesysModel):
+    """A stored message, as the bulk call answers it."""
+
+    id: str | None = None
+    provider_message_id: str | None = None
+    timestamp: datetime | None = None
+    status: str | None = None
+    text_body: str | None = None  # left out with useNormalizedMessage
+    direction: str | None = None
+    conversation_id: str | None = None
+    normalized_message: ConversationNormalizedMessage | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TextMessageListing(GenesysModel):
+    entities: list[MessageData] | None = None
 
 
 # -- open messaging integrations --------------------------------------------------------------------

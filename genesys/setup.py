@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from genesys.client import GenesysClient
-from genesys.errors import GenesysError
+from genesys.errors import GenesysError, GenesysUnavailable
 from genesys.models import WEBHOOK_SECRET_MIN_LENGTH, CreateStatus, OpenIntegration, OpenIntegrationRequest
 from genesys.webhook import WEBHOOK_PATH
 
@@ -94,6 +95,114 @@ class Check:
     detail: str
 
 
+@dataclass(frozen=True)
+class Route:
+    """A route Ferry calls with its own token, the permissions it needs (any one, as the swagger publishes
+    them), and a call to it that cannot do anything: an id that does not exist, a body Genesys refuses."""
+
+    name: str
+    method: str
+    path: str  # with {integration_id} / {conversation_id}
+    permissions: tuple[str, ...]
+    body: Any = None
+
+
+_RECEIVE = ("conversation:message:receive",)
+_MESSAGE_VIEW = ("conversation:message:view", "conversation:webmessaging:view")
+# Every route GenesysClient calls with Ferry's token but GET /api/v2/organizations/me, which needs no
+# permission and which the doctor's organization check calls (tests/genesys/test_setup.py compares them).
+PRODUCT_ROUTES = (
+    Route(
+        "inbound messages",
+        "POST",
+        "/api/v2/conversations/messages/{integration_id}/inbound/open/message",
+        _RECEIVE,
+        {},
+    ),
+    Route(
+        "receipts",
+        "POST",
+        "/api/v2/conversations/messages/{integration_id}/inbound/open/receipt",
+        _RECEIVE,
+        {},
+    ),
+    Route(
+        "typing events",
+        "POST",
+        "/api/v2/conversations/messages/{integration_id}/inbound/open/event",
+        _RECEIVE,
+        {},
+    ),
+    Route(
+        "quick-reply answers",
+        "POST",
+        "/api/v2/conversations/messages/{integration_id}/inbound/open/structured/response",
+        _RECEIVE,
+        {},
+    ),
+    # No permission is published for this one (403 not.authorized only): UNSURE, the message view ones.
+    Route("participants check", "GET", "/api/v2/conversations/messages/{conversation_id}", _MESSAGE_VIEW),
+    Route(
+        "message lookup",
+        "POST",
+        "/api/v2/conversations/messages/{conversation_id}/messages/bulk",
+        _MESSAGE_VIEW,
+        [],
+    ),
+    Route(
+        "integration",
+        "GET",
+        "/api/v2/conversations/messaging/integrations/open/{integration_id}",
+        ("messaging:integration:view",),
+    ),
+    Route(
+        "integrations",
+        "GET",
+        "/api/v2/conversations/messaging/integrations/open",
+        ("messaging:integration:view",),
+    ),
+    Route(
+        "create integration",
+        "POST",
+        "/api/v2/conversations/messaging/integrations/open",
+        ("messaging:integration:add",),
+        {},
+    ),
+)
+PARTICIPANTS_ROUTE = next(r for r in PRODUCT_ROUTES if r.name == "participants check")
+
+
+def access_check(client: GenesysClient, route: Route, integration_id: str = "") -> Check:
+    """Whether Ferry's token may call `route`: anything but 401/403 means it may (a 404 for the made-up
+    conversation, a 400 for the empty body); a refusal names the permission the route needs.
+
+    :raise GenesysUnavailable: Genesys could not be asked.
+    """
+    path = route.path.format(integration_id=integration_id or uuid.uuid4(), conversation_id=uuid.uuid4())
+    status = client.access_status(route.method, path, route.body)
+    name = f"access to {route.name}"
+    if status in (401, 403):
+        needed = " or ".join(route.permissions) or "a role in this organization"
+        return Check(
+            name,
+            "FAIL",
+            f"{route.method} {route.path} answered {status}: Ferry's OAuth client lacks {needed} "
+            "(or the division the conversations live in)",
+        )
+    return Check(name, "OK", f"{route.method} {route.path} allowed (answered {status})")
+
+
+def access_checks(client: GenesysClient, integration_id: str) -> list[Check]:
+    """`access_check` for every route the product calls with Ferry's token."""
+    checks = []
+    for route in PRODUCT_ROUTES:
+        try:
+            checks.append(access_check(client, route, integration_id))
+        except GenesysUnavailable as exc:
+            checks.append(Check(f"access to {route.name}", "FAIL", f"Genesys could not be asked: {exc}"))
+    return checks
+
+
 def run_checks(
     client: GenesysClient, *, public_base_url: str, org_id: str, integration_id: str
 ) -> list[Check]:
@@ -114,6 +223,7 @@ def run_checks(
     if integration is not None:
         checks.append(_create_status(integration))
         checks.append(_webhook(integration, webhook_url_for(public_base_url)))
+    checks.extend(access_checks(client, integration_id))
     return checks
 
 

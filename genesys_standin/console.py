@@ -266,7 +266,8 @@ def disconnect(conversation_id: str) -> Response:
 
 @bp.post("/console/conversations/<conversation_id>/reply")
 def reply(conversation_id: str) -> Response | tuple[str, int]:
-    """Send the agent's reply (text and an optional file) to the customer through the webhook."""
+    """Send the agent's reply (text, an optional file, optional quick replies) to the customer through the
+    webhook."""
     agent = _require_agent()
     conversation = _conversation_for(agent, conversation_id)
     files = []
@@ -274,9 +275,11 @@ def reply(conversation_id: str) -> Response | tuple[str, int]:
     if upload is not None and upload.filename:
         mime = upload.mimetype or "application/octet-stream"
         files.append(AgentFile(upload.filename, mime, upload.read()))
+    # A bot's quick replies, one per line (Architect bot flows send them; here the agent may).
+    quick_replies = [q.strip() for q in request.form.get("quick_replies", "").splitlines() if q.strip()]
     try:
         get_platform().agent_reply(
-            conversation.id, agent.id, request.form.get("text", "").strip(), files, base_url()
+            conversation.id, agent.id, request.form.get("text", "").strip(), files, base_url(), quick_replies
         )
     except ApiError as error:
         return _conversation_page(agent, conversation, error.message), error.status

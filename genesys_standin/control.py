@@ -250,8 +250,13 @@ def agent_message(conversation_id: str) -> Response:
     text = body.get("text", "")
     if not isinstance(text, str):
         raise _fail("text must be a string")
+    quick_replies = body.get("quick_replies", [])
+    if not isinstance(quick_replies, list) or not all(isinstance(q, str) and q for q in quick_replies):
+        raise _fail("quick_replies must be a list of non-empty strings")
     platform = get_platform()
-    message = platform.agent_reply(conversation_id, _text(body, "user_id"), text, _files(body), base_url())
+    message = platform.agent_reply(
+        conversation_id, _text(body, "user_id"), text, _files(body), base_url(), quick_replies
+    )
     return _created({"id": message.id, "payload": message.payload})
 
 

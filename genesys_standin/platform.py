@@ -4,6 +4,7 @@ receipts), agent replies and typing to the webhook, and the JSON shapes the API 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,13 +132,20 @@ class Platform:
     # -- inbound ----------------------------------------------------------------------------------
 
     def receive_message(
-        self, integration: Integration, body: dict[str, Any], *, prefetch: bool, base_url: str
+        self,
+        integration: Integration,
+        body: dict[str, Any],
+        *,
+        prefetch: bool,
+        base_url: str,
+        text: str | None = None,
     ) -> dict[str, Any]:
         """Ingest an inbound message (deduplicated by channel.messageId) → `OpenMessageNormalizedMessage`."""
         channel = body["channel"]
         provider_id = channel.get("messageId")
         with self.state.lock:
-            known = self.state.dedup.get((integration.id, provider_id)) if provider_id else None
+            deduplicate = provider_id and self.settings.deduplicate_messages
+            known = self.state.dedup.get((integration.id, provider_id)) if deduplicate else None
             if known is not None:
                 message = self.state.messages[known]
             else:
@@ -147,7 +155,7 @@ class Platform:
                     conversation_id=conversation.id,
                     direction="Inbound",
                     time=utc_now(),
-                    text=body.get("text"),
+                    text=body.get("text") if text is None else text,
                     attachments=[_stored_attachment(c["attachment"]) for c in body.get("content", [])],
                     payload=body,
                     provider_message_id=provider_id,
@@ -159,6 +167,29 @@ class Platform:
                     self.state.dedup[(integration.id, provider_id)] = message.id
                 self.dispatcher.submit(conversation.id, lambda: self._ingest(integration, message, base_url))
             return self._message_answer(integration, message, prefetch)
+
+    def receive_structured_response(
+        self, integration: Integration, body: dict[str, Any], *, base_url: str
+    ) -> dict[str, Any]:
+        """The customer's press of a button: a message (its text the button's) answering an outbound one.
+
+        :raise ApiError: 400 when `originatingMessageId` is not an outbound message of this integration.
+        """
+        with self.state.lock:
+            answered = self.state.messages.get(body["originatingMessageId"])
+            conversation = self.state.conversations.get(answered.conversation_id) if answered else None
+            if (
+                answered is None
+                or answered.direction != "Outbound"
+                or conversation is None
+                or (conversation.integration_id != integration.id)
+            ):
+                raise ApiError(
+                    400, "bad.request", "originatingMessageId is not a message sent to this customer"
+                )
+        return self.receive_message(
+            integration, body, prefetch=True, base_url=base_url, text=body["buttonResponse"]["text"]
+        )
 
     def _conversation_for(self, integration: Integration, sender: dict[str, str]) -> Conversation:
         """The open conversation of this customer on this integration, or a new one."""
@@ -389,7 +420,13 @@ class Platform:
             return conversation
 
     def agent_reply(
-        self, conversation_id: str, user_id: str, text: str, files: list[AgentFile], base_url: str
+        self,
+        conversation_id: str,
+        user_id: str,
+        text: str,
+        files: list[AgentFile],
+        base_url: str,
+        quick_replies: Sequence[str] = (),
     ) -> Message:
         """An agent's message: joins the agent if needed, stores it, queues the signed webhook POST."""
         with self.state.lock:
@@ -431,21 +468,27 @@ class Platform:
             }
             if text:
                 payload["text"] = text
-            if attachments:
-                payload["content"] = [
-                    {
-                        "contentType": "Attachment",
-                        "attachment": {
-                            "id": a.media_id,
-                            "mediaType": a.media_type,
-                            "url": a.url,
-                            "mime": a.mime,
-                            "filename": a.filename,
-                            "contentSizeBytes": a.size,
-                        },
-                    }
-                    for a in attachments
-                ]
+            # A bot's quick replies, in the shape of ConversationContentQuickReply.
+            content: list[dict[str, Any]] = [
+                {"contentType": "QuickReply", "quickReply": {"text": q, "payload": q, "action": "Message"}}
+                for q in quick_replies
+            ]
+            content += [
+                {
+                    "contentType": "Attachment",
+                    "attachment": {
+                        "id": a.media_id,
+                        "mediaType": a.media_type,
+                        "url": a.url,
+                        "mime": a.mime,
+                        "filename": a.filename,
+                        "contentSizeBytes": a.size,
+                    },
+                }
+                for a in attachments
+            ]
+            if content:
+                payload["content"] = content
             payload["direction"] = "Outbound"
             payload["originatingEntity"] = "Human"
             message = Message(
@@ -559,6 +602,12 @@ class Platform:
                 "otherMediaUris": [],
                 "selfUri": f"{base_url}/api/v2/conversations/messages/{conversation.id}",
             }
+
+    def message_data(self, conversation: Conversation, message_ids: list[str]) -> list[dict[str, Any]]:
+        """The conversation's messages among `message_ids`, as `MessageData` (unknown ids left out)."""
+        with self.state.lock:
+            found = [m for m in conversation.messages if m.id in set(message_ids)]
+            return [_message_data(m) for m in found]
 
     def participant_resource(
         self, conversation: Conversation, participant: Participant, base_url: str
@@ -706,6 +755,29 @@ def _message_details(message: Message, base_url: str, conversation_id: str) -> d
         "messageStatus": status,
         "messageTime": iso(message.time),
     }
+
+
+def _message_data(message: Message) -> dict[str, Any]:
+    """As `MessageData` with `useNormalizedMessage`: the normalized message keeps the sender's channel."""
+    inbound = message.direction == "Inbound"
+    channel: dict[str, Any] = {"platform": "Open", "type": "Private"}
+    if message.provider_message_id:
+        channel["messageId"] = message.provider_message_id
+    normalized: dict[str, Any] = {"id": message.id, "channel": channel, "type": "Text"}
+    if message.text is not None:
+        normalized["text"] = message.text
+    data: dict[str, Any] = {
+        "id": message.id,
+        "timestamp": iso(message.time),
+        "direction": "inbound" if inbound else "outbound",
+        "messengerType": "open",
+        "status": "received" if inbound else "sent",
+        "conversationId": message.conversation_id,
+        "normalizedMessage": normalized,
+    }
+    if message.provider_message_id:
+        data["providerMessageId"] = message.provider_message_id
+    return data
 
 
 def attachment_view_url(attachment: StoredAttachment, base_url: str) -> str:

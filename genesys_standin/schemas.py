@@ -129,21 +129,20 @@ CONTENT_ATTACHMENT = ObjectSchema(
     },
     required=("mediaType", "mime", "url"),
 )
+INBOUND_MESSAGE_CHANNEL = ObjectSchema(
+    "OpenInboundMessageMessagingChannel",
+    {
+        "from": _obj(FROM_RECIPIENT),
+        "time": DATE_TIME,
+        "messageId": _s(),
+        "metadata": _obj(CHANNEL_METADATA),
+    },
+    required=("from", "time"),
+)
 INBOUND_MESSAGE = ObjectSchema(
     "OpenInboundNormalizedMessage",
     {
-        "channel": _obj(
-            ObjectSchema(
-                "OpenInboundMessageMessagingChannel",
-                {
-                    "from": _obj(FROM_RECIPIENT),
-                    "time": DATE_TIME,
-                    "messageId": _s(),
-                    "metadata": _obj(CHANNEL_METADATA),
-                },
-                required=("from", "time"),
-            )
-        ),
+        "channel": _obj(INBOUND_MESSAGE_CHANNEL),
         "text": _s(),
         "content": _list(
             _obj(ObjectSchema("OpenInboundMessageContent", {"attachment": _obj(CONTENT_ATTACHMENT)}))
@@ -151,6 +150,28 @@ INBOUND_MESSAGE = ObjectSchema(
         "metadata": STRING_MAP,
     },
     required=("channel",),
+)
+STRUCTURED_RESPONSE = ObjectSchema(
+    "OpenInboundStructuredResponseMessage",
+    {
+        "channel": _obj(INBOUND_MESSAGE_CHANNEL),
+        "buttonResponse": _obj(
+            ObjectSchema(
+                "ContentButtonResponse",
+                {
+                    "id": _s(),
+                    "type": _enum(
+                        "ButtonResponseType", "Button", "QuickReply", "DatePicker", "ListPicker", "Form"
+                    ),
+                    "text": _s(),
+                    "payload": _s(),
+                },
+                required=("payload", "text", "type"),
+            )
+        ),
+        "originatingMessageId": _s(),
+    },
+    required=("buttonResponse", "channel", "originatingMessageId"),
 )
 REASON = ObjectSchema(
     "ConversationReason", {"code": _enum("ReasonCode", *REASON_CODES), "message": _s()}, required=("message",)

@@ -54,6 +54,14 @@ class StandinSettings:
     typing_duration_ms: int = 5000
     outbound_nickname: str = "agent"  # channel.from.nickname of outbound messages: "agent" or "integration"
     refresh_token_rotation: bool = False  # a refresh hands out a new refresh token and retires the old one
+    # A repeated channel.messageId answers the first message instead of making a second one. Nothing
+    # published says Genesys does this; off, every inbound message is a new one.
+    deduplicate_messages: bool = True
+
+    # Permissions the client-credentials clients lack (comma-separated, e.g. "conversation:message:view"):
+    # a route needing one answers 403 missing.any.permissions to them, as Genesys does to a client whose
+    # role lacks it (or lacks it in the conversation's division).
+    revoked_client_permissions: str = ""
 
     # Stand-in conveniences (no Genesys equivalent to be faithful to).
     refuse_inactive_login: bool = False  # Genesys refuses; the default lets Ferry's own state check be tested

@@ -21,6 +21,7 @@ from ferry.services import get_services
 from uploader.blueprint import bp
 from uploader.chat import (
     agent_typing,
+    answer_structured,
     chat_json,
     customer_typing,
     find_by_client_id,
@@ -159,6 +160,20 @@ def resend_message(message_id: int) -> Response:
     with db.session() as session:
         message = retry_message(session, session.get_one(Chat, chat_id), message_id)
         return jsonify(message=message_json(message))
+
+
+@bp.post(f"{API}/messages/<int:message_id>/answers")
+def answer_message(message_id: int) -> tuple[Response, int]:
+    """Press a quick reply or card button of an agent message: `{client_id, text, payload}` → 201 with the
+    customer's message (200 when this client id already pressed)."""
+    settings, db = _context()
+    check_csrf(request, settings)
+    body = _json_body()
+    chat_id = _authenticated_chat_id(settings, db)
+    enforce(db, [_per_ip(settings), _per_chat(settings, chat_id)])
+    with db.session() as session:
+        message, created = answer_structured(session, session.get_one(Chat, chat_id), message_id, body)
+        return jsonify(message=message_json(message)), 201 if created else 200
 
 
 @bp.post(f"{API}/typing")

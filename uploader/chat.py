@@ -23,7 +23,15 @@ from ferry.models import (
     OutboxKind,
     OutboxState,
 )
-from ferry.outbox import NotRetryable, enqueue_message, enqueue_receipt, enqueue_typing, requeue_message
+from ferry.outbox import (
+    NotRetryable,
+    enqueue_message,
+    enqueue_receipt,
+    enqueue_structured_response,
+    enqueue_typing,
+    requeue_message,
+)
+from uploader.structured import button_response
 
 NAME_MAX_CHARS = 100
 EMAIL_MAX_CHARS = 254
@@ -118,7 +126,8 @@ def message_json(message: ChatMessage) -> dict[str, Any]:
         "kind": "file" if message.attachment_id else "text",
         "attachment_id": message.attachment_id,
         "text": message.text or "",
-        "attachments": message.content or [],
+        "attachments": [c for c in message.content or [] if "type" not in c],
+        "structured": [c for c in message.content or [] if "type" in c],
         "status": str(message.status),
         "failure_reason": message.failure_reason,
         "created_at": iso(message.created_at),
@@ -132,6 +141,17 @@ def find_by_client_id(session: Session, chat: Chat, client_id: str) -> ChatMessa
     ).first()
 
 
+def _by_client_id(session: Session, chat: Chat, body: dict[str, Any]) -> tuple[str, ChatMessage | None]:
+    """The widget's `client_id` of a POST and the message it already made, if any.
+
+    :raise Refusal: 400 for a bad client id.
+    """
+    client_id = body.get("client_id")
+    if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
+        raise Refusal("bad_client_id")
+    return client_id, find_by_client_id(session, chat, client_id)
+
+
 def post_message(
     session: Session, settings: Settings, chat: Chat, body: dict[str, Any]
 ) -> tuple[ChatMessage, bool]:
@@ -142,10 +162,7 @@ def post_message(
 
     :raise Refusal: 400 for a bad client id, empty text, or text over CHAT_MAX_MESSAGE_CHARS.
     """
-    client_id = body.get("client_id")
-    if not isinstance(client_id, str) or not CLIENT_ID.match(client_id):
-        raise Refusal("bad_client_id")
-    existing = find_by_client_id(session, chat, client_id)
+    client_id, existing = _by_client_id(session, chat, body)
     if existing is not None:
         return existing, False
     text = clean_text(body.get("text"))
@@ -158,6 +175,33 @@ def post_message(
     session.add(message)
     session.flush()
     enqueue_message(session, message)
+    return message, True
+
+
+def answer_structured(
+    session: Session, chat: Chat, message_id: int, body: dict[str, Any]
+) -> tuple[ChatMessage, bool]:
+    """Store the customer's press of a quick reply or card button (`{client_id, text, payload}`) of the
+    agent message `message_id`, shown as their message, and owe Genesys the structured response.
+    Idempotent on `client_id`; answers (message, created).
+
+    :raise Refusal: 400 bad client id, 404 not this chat's message, 409 no such button on it.
+    """
+    client_id, existing = _by_client_id(session, chat, body)
+    if existing is not None:
+        return existing, False
+    answered = session.get(ChatMessage, message_id)
+    if answered is None or answered.chat_id != chat.id or answered.direction != MessageDirection.AGENT:
+        raise Refusal("not_found", what="message")
+    response = button_response(answered.content, body.get("text"), body.get("payload"))
+    if response is None or not answered.genesys_message_id:
+        raise Refusal("not_a_choice")
+    message = ChatMessage(
+        chat=chat, client_id=client_id, direction=MessageDirection.CUSTOMER, text=response.text
+    )
+    session.add(message)
+    session.flush()
+    enqueue_structured_response(session, message, answered, response)
     return message, True
 
 

@@ -45,6 +45,7 @@ from genesys.models import (
 from genesys.webhook import SIGNATURE_HEADER, WEBHOOK_PATH, verify_signature
 from uploader import webhook_inbox as inbox
 from uploader.blueprint import bp
+from uploader.structured import structured_items
 
 log = logging.getLogger("uploader.webhook")
 
@@ -130,16 +131,18 @@ def record_agent_message(session: Session, settings: Settings, message: WebhookM
     if chat is None:
         raise inbox.NotYetKnown(f"no chat for the customer of agent message {message.id}")
     files = [a for a in message.attachments if a.url and _is_web_url(a.url)]
-    if not (message.text or files):
+    structured = structured_items(message, _is_web_url)
+    if not (message.text or files or structured):
         return "ignored"
     if agent_files.received(session, message.id):
         return "duplicate"
-    if message.text:
+    if message.text or structured:
         session.add(
             ChatMessage(
                 chat=chat,
                 direction=MessageDirection.AGENT,
                 text=message.text,
+                content=structured or None,
                 status=MessageStatus.SENT,
                 genesys_message_id=message.id,
             )

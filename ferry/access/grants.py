@@ -168,7 +168,7 @@ def ask_genesys(
     """Ask Genesys, with Ferry's client-credentials token, whether the user was an agent participant of
     the conversation, and remember the answer in `ConversationGrant` so repeated clicks cost no call.
 
-    :raise AccessUnavailable: Genesys could not be asked.
+    :raise AccessUnavailable: Genesys could not be asked, or refused Ferry's token (GENESYS_FORBIDDEN).
     """
     now = utcnow()
     try:
@@ -176,9 +176,23 @@ def ask_genesys(
     except GenesysUnavailable as exc:
         raise AccessUnavailable(Reason.GENESYS_UNAVAILABLE, str(exc)) from None
     except GenesysError as exc:
-        if exc.status not in (400, 403, 404):
+        if exc.status in (401, 403):
+            # Ferry's client lacks a permission or the conversation's division: that says nothing about
+            # the agent, so nothing is cached and the click is refused as "could not check".
+            log.error(
+                "Genesys refused Ferry's token for the participants check: fix the OAuth client's role "
+                "(see `flask genesys doctor`)",
+                extra={
+                    "conversation_id": conversation_id,
+                    "status": exc.status,
+                    "code": exc.code,
+                    "error": str(exc),
+                },
+            )
+            raise AccessUnavailable(Reason.GENESYS_FORBIDDEN, str(exc)) from None
+        if exc.status not in (400, 404):
             raise AccessUnavailable(Reason.GENESYS_UNAVAILABLE, str(exc)) from None
-        allowed = False  # unknown to Genesys (or hidden from us): nobody's conversation
+        allowed = False  # unknown to Genesys: nobody's conversation
     else:
         allowed = any(
             p.purpose == "agent" and p.user is not None and p.user.id == user_id

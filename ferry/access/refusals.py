@@ -30,6 +30,8 @@ class Reason(StrEnum):
     OBJECT_CHANGED = "object_changed"  # the served object is not the one the scanner copied
     BAD_HOST_ORIGIN = "bad_host_origin"
     GENESYS_UNAVAILABLE = "genesys_unavailable"
+    # Genesys refused Ferry's own token (401/403): a permission or division is missing, nothing is known
+    GENESYS_FORBIDDEN = "genesys_forbidden"
     STORAGE_UNAVAILABLE = "storage_unavailable"
 
 

@@ -13,6 +13,7 @@ from ferry.config import Settings
 from ferry.genesys_commands import genesys_cli
 from ferry.services import EXTENSION_KEY
 from genesys.client import GenesysClient
+from genesys.setup import PRODUCT_ROUTES
 from tests.genesys.conftest import Reply, ScriptedGenesys, error_body
 
 INTEGRATIONS_PATH = "/api/v2/conversations/messaging/integrations/open"
@@ -166,7 +167,19 @@ def test_doctor_passes_a_good_set_up(scripted: ScriptedGenesys, run: Any) -> Non
         "integration": "OK",
         "integration status": "OK",
         "webhook URL": "OK",
+        **{f"access to {route.name}": "OK" for route in PRODUCT_ROUTES},
     }
+
+
+def test_doctor_names_the_permission_a_route_lacks(scripted: ScriptedGenesys, run: Any) -> None:
+    healthy(scripted)
+    refused = Reply(403, error_body(403, "missing.any.permissions", "no"))
+    scripted.always("POST", "/api/v2/conversations/messages/int-1/inbound/open/message", refused)
+    result = run("doctor")
+    assert result.exit_code == 1
+    failing = [name for name, outcome in lines(result).items() if outcome == "FAIL"]
+    assert failing == ["access to inbound messages"]
+    assert "lacks conversation:message:receive" in result.output
 
 
 def test_doctor_fails_on_another_organization(scripted: ScriptedGenesys, run: Any) -> None:

@@ -13,8 +13,12 @@ from devstack.clamd import ClamdProcess
 from ferry import create_app
 from ferry.config import Settings
 from ferry.services import Services
+from genesys.setup import PARTICIPANTS_ROUTE
 from genesys_standin.control_client import StandinControl
 from genesys_standin.server import StandinServer
+from genesys_standin.settings import StandinSettings
+
+MESSAGE_VIEW = PARTICIPANTS_ROUTE.permissions
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +61,7 @@ def test_ready_when_everything_answers_and_loud_about_test_signatures(
     assert answer.status_code == 200, answer.json
     body = answer.json
     assert body is not None and body["status"] == "ok" and body["failing"] == []
-    assert set(body["checks"]) == {"database", "s3", "sqs", "clamd", "genesys"}
+    assert set(body["checks"]) == {"database", "s3", "sqs", "clamd", "genesys", "genesys_access"}
     assert body["checks"]["clamd"]["test_signatures_only"] is True
     assert "TEST" in body["checks"]["clamd"]["warning"].upper()
 
@@ -84,7 +88,25 @@ def test_genesys_unreachable_is_named(wired: Settings, ready_client: Callable[..
     )
     response = answer.get("/readyz")
     assert response.status_code == 503
-    assert response.json is not None and response.json["failing"] == ["genesys"]
+    assert response.json is not None and response.json["failing"] == ["genesys", "genesys_access"]
+
+
+def test_a_missing_permission_of_ferrys_client_is_named(
+    settings: Settings, aws: None, clamd: ClamdProcess, ready_client: Callable[..., FlaskClient]
+) -> None:
+    with StandinServer(StandinSettings(revoked_client_permissions=",".join(MESSAGE_VIEW))) as revoked:
+        StandinControl(revoked.base_url).add_ferry_clients()
+        client = ready_client(
+            settings,
+            clamd_address=clamd.address,
+            genesys_api_base_url=revoked.base_url,
+            genesys_login_base_url=revoked.base_url,
+        )
+        response = client.get("/readyz")
+    assert response.status_code == 503
+    body = response.json
+    assert body is not None and body["failing"] == ["genesys_access"]
+    assert "conversation:message:view" in body["checks"]["genesys_access"]["error"]
 
 
 def test_without_clamd_address_the_check_is_skipped_not_failed(

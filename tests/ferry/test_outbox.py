@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -44,7 +45,7 @@ from genesys.errors import GenesysError, GenesysUnavailable
 from genesys.models import MediaType, OpenContentAttachment, OpenInboundMessageContent
 from genesys_standin.server import StandinServer
 from genesys_standin.settings import StandinSettings
-from tests.uploader.live import seed_standin
+from tests.uploader.live import seed_standin, wait_for
 
 INBOUND = "*/inbound/open/message"
 LEASE = 30.0
@@ -537,3 +538,30 @@ def test_operators_list_and_revive_dead_letters(settings: Settings, database_url
     finally:
         db.dispose()
         app.extensions["ferry"].close()
+
+
+def test_after_a_timeout_genesys_is_asked_before_the_message_goes_again(
+    db: Database, delivery: OutboxDelivery, standin: StandinServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Genesys without deduplication: a blind resend would make a second message.
+    monkeypatch.setattr(standin.platform, "settings", replace(standin.settings, deduplicate_messages=False))
+    delivery.in_doubt_settle_seconds = 30.0
+    chat_id = new_chat(db)
+    queue_text(db, chat_id, "first")
+    (claim,) = claim_due(db, lease_seconds=LEASE)
+    assert delivery.deliver(claim) is Outcome.SENT  # the conversation is known from here on
+    message_id, entry_id = queue_text(db, chat_id, "second")
+    fault(standin, count=1, delay_ms=1000)  # longer than the client's 0.5 s timeout; Genesys still takes it
+
+    (claim,) = claim_due(db, lease_seconds=LEASE)
+    before = utcnow()
+    assert delivery.deliver(claim) is Outcome.RETRY
+    waiting = entry(db, entry_id)
+    assert waiting.next_attempt_at >= before + timedelta(seconds=30)  # the in-flight request may yet land
+    wait_for(lambda: inbound_texts(standin) == ["first", "second"])
+
+    (again,) = claim_due(db, lease_seconds=LEASE, now=waiting.next_attempt_at)
+    assert delivery.deliver(again) is Outcome.SENT
+    assert inbound_texts(standin) == ["first", "second"]  # found at Genesys, not sent again
+    conversations = requests.get(f"{standin.base_url}/_control/conversations", timeout=10).json()
+    assert message(db, message_id).genesys_message_id == conversations[0]["messages"][1]["id"]

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from genesys.client import GenesysClient
-from genesys.errors import GenesysError, GenesysUnavailable
+from genesys.errors import GenesysAmbiguous, GenesysError, GenesysUnavailable
 from genesys.models import (
     EventType,
     IdType,
@@ -27,6 +27,7 @@ from genesys.models import (
     OpenMessagingToRecipient,
     ReceiptStatus,
 )
+from tests.conftest import free_port
 
 from .conftest import CLIENT_SECRET, FakeClock, Reply, ScriptedGenesys, error_body
 
@@ -424,13 +425,66 @@ def test_501_is_not_retried(
     assert len(scripted.api_requests()) == 1 and sleeps == []
 
 
-def test_a_timeout_is_retried(
+def test_a_timeout_is_retried_when_repeating_is_harmless(
     scripted: ScriptedGenesys, genesys_client: GenesysClient, sleeps: list[float]
 ) -> None:
-    scripted.reply("POST", MESSAGE_PATH, Reply(202, answer(), delay=3.0), Reply(202, answer()))
-    assert genesys_client.send_inbound_message(INTEGRATION, message()).id == "genesys-msg-1"
-    assert len(scripted.seen("POST", MESSAGE_PATH)) == 2
+    scripted.reply("GET", "/api/v2/tokens/me", Reply(200, {}, delay=3.0), Reply(200, {"clientId": "c"}))
+    genesys_client.get_token_info("agent-token")
+    assert len(scripted.seen("GET", "/api/v2/tokens/me")) == 2
     assert len(sleeps) == 1
+
+
+def test_a_message_that_timed_out_is_not_sent_again_but_reported_ambiguous(
+    scripted: ScriptedGenesys, genesys_client: GenesysClient, sleeps: list[float]
+) -> None:
+    # Genesys may have it: nothing published says a repeated channel.messageId is dropped.
+    scripted.reply("POST", MESSAGE_PATH, Reply(202, answer(), delay=3.0), Reply(202, answer()))
+    with pytest.raises(GenesysAmbiguous):
+        genesys_client.send_inbound_message(INTEGRATION, message())
+    assert len(scripted.seen("POST", MESSAGE_PATH)) == 1 and sleeps == []
+
+
+def test_a_message_whose_connection_was_dropped_is_reported_ambiguous(
+    scripted: ScriptedGenesys, genesys_client: GenesysClient, sleeps: list[float]
+) -> None:
+    scripted.reply("POST", MESSAGE_PATH, Reply(drop=True), Reply(202, answer()))
+    with pytest.raises(GenesysAmbiguous):
+        genesys_client.send_inbound_message(INTEGRATION, message())
+    assert len(scripted.seen("POST", MESSAGE_PATH)) == 1 and sleeps == []
+
+
+def test_a_refused_connection_is_definite_and_retried(
+    scripted: ScriptedGenesys, make_genesys_client: Any, sleeps: list[float]
+) -> None:
+    client = make_genesys_client(api_base_url=f"http://127.0.0.1:{free_port()}", max_attempts=3)
+    with pytest.raises(GenesysUnavailable) as caught:
+        client.send_inbound_message(INTEGRATION, message())
+    assert not isinstance(caught.value, GenesysAmbiguous)
+    assert len(sleeps) == 2  # nothing reached Genesys: every attempt was safe
+
+
+def test_find_inbound_message_reads_the_conversation_then_its_messages(
+    scripted: ScriptedGenesys, genesys_client: GenesysClient
+) -> None:
+    customer = {"purpose": "customer", "messages": [{"messageId": "m-1"}, {"messageId": "m-2"}]}
+    agent = {"purpose": "agent", "messages": [{"messageId": "m-3"}]}
+    scripted.always(
+        "GET",
+        "/api/v2/conversations/messages/conv-1",
+        Reply(200, {"id": "conv-1", "participants": [customer, agent]}),
+    )
+    listing = {
+        "entities": [
+            {"id": "m-1", "normalizedMessage": {"type": "Text", "channel": {"messageId": "ferry-a"}}},
+            {"id": "m-2", "providerMessageId": "ferry-b"},
+        ]
+    }
+    scripted.always("POST", "/api/v2/conversations/messages/conv-1/messages/bulk", Reply(200, listing))
+    assert genesys_client.find_inbound_message("conv-1", "ferry-a") == "m-1"
+    assert genesys_client.find_inbound_message("conv-1", "ferry-b") == "m-2"
+    assert genesys_client.find_inbound_message("conv-1", "ferry-c") is None
+    bulk = scripted.seen("POST", "/api/v2/conversations/messages/conv-1/messages/bulk")
+    assert bulk[0].json() == ["m-1", "m-2"]  # the customer's messages only
 
 
 def test_a_dropped_connection_is_retried(
@@ -494,17 +548,14 @@ def test_a_401_on_a_users_token_is_not_retried(
     assert len(scripted.seen()) == 1 and sleeps == []
 
 
-def test_a_message_without_message_id_is_not_retried(
+def test_a_message_is_retried_after_a_definite_failure(
     scripted: ScriptedGenesys, genesys_client: GenesysClient, sleeps: list[float]
 ) -> None:
-    # Without channel.messageId Genesys cannot deduplicate, so a retry could deliver the message twice.
-    scripted.reply("POST", MESSAGE_PATH, Reply(503, error_body(503, "service.unavailable", "down")))
-    with pytest.raises(GenesysUnavailable):
-        genesys_client.send_inbound_message(INTEGRATION, message(message_id=None))
-    scripted.reply("POST", MESSAGE_PATH, Reply(202, answer(), delay=3.0))
-    with pytest.raises(GenesysUnavailable):
-        genesys_client.send_inbound_message(INTEGRATION, message(message_id=None))
-    assert len(scripted.seen("POST", MESSAGE_PATH)) == 2 and sleeps == []
+    # A 503 means Genesys did not take it: sending it again cannot make a second one.
+    down = Reply(503, error_body(503, "service.unavailable", "down"))
+    scripted.reply("POST", MESSAGE_PATH, down, Reply(202, answer()))
+    assert genesys_client.send_inbound_message(INTEGRATION, message(message_id=None)).id == "genesys-msg-1"
+    assert len(scripted.seen("POST", MESSAGE_PATH)) == 2 and len(sleeps) == 1
 
 
 def test_creating_an_integration_is_never_retried(

@@ -42,7 +42,14 @@ DEFINITIONS: dict[type[GenesysModel], tuple[str, ...]] = {
     models.OpenInboundNormalizedEvent: ("OpenInboundNormalizedEvent",),
     models.OpenMessagingChannel: ("OpenMessagingChannel",),
     models.ConversationContentAttachment: ("ConversationContentAttachment",),
-    models.OpenMessageContent: ("OpenMessageContent",),
+    models.ConversationContentQuickReply: ("ConversationContentQuickReply",),
+    models.ConversationContentCardAction: ("ConversationContentCardAction",),
+    models.ConversationContentCard: ("ConversationContentCard",),
+    # Quick replies and cards are not in the published OpenMessageContent (UNSURE): their shape is
+    # ConversationMessageContent's.
+    models.OpenMessageContent: ("OpenMessageContent", "ConversationMessageContent"),
+    models.ContentButtonResponse: ("ContentButtonResponse",),
+    models.OpenInboundStructuredResponseMessage: ("OpenInboundStructuredResponseMessage",),
     models.OpenMessageNormalizedMessage: ("OpenMessageNormalizedMessage",),
     models.OpenReceiptNormalizedMessage: ("OpenReceiptNormalizedMessage",),
     models.ConversationEventTyping: ("ConversationEventTyping",),
@@ -62,8 +69,13 @@ DEFINITIONS: dict[type[GenesysModel], tuple[str, ...]] = {
     models.OrgOAuthClient: ("OrgOAuthClient",),
     models.TokenInfo: ("TokenInfo",),
     models.Address: ("Address",),
+    models.MessageDetails: ("MessageDetails",),
     models.MessageMediaParticipant: ("MessageMediaParticipant",),
     models.MessageConversation: ("MessageConversation",),
+    models.ConversationMessagingChannel: ("ConversationMessagingChannel",),
+    models.ConversationNormalizedMessage: ("ConversationNormalizedMessage",),
+    models.MessageData: ("MessageData",),
+    models.TextMessageListing: ("TextMessageListing",),
     models.SupportedContentReference: ("SupportedContentReference",),
     models.MessagingSettingRequestReference: ("MessagingSettingRequestReference",),
     models.MessagingSettingReference: ("MessagingSettingReference",),
@@ -74,6 +86,8 @@ DEFINITIONS: dict[type[GenesysModel], tuple[str, ...]] = {
 
 # What Ferry sends: a field the published schema requires must be required in the dataclass too.
 REQUESTS = {
+    models.OpenInboundStructuredResponseMessage,
+    models.ContentButtonResponse,
     models.OpenInboundNormalizedMessage,
     models.OpenInboundMessageMessagingChannel,
     models.OpenMessagingFromRecipient,

@@ -200,7 +200,7 @@ def test_typing_event() -> None:
 
 def test_well_formed_but_unknown_types_are_other_not_errors() -> None:
     future_type = parse_webhook(
-        {"id": "m", "channel": channel(), "type": "Structured", "direction": "Outbound"}
+        {"id": "m", "channel": channel(), "type": "SomethingNew", "direction": "Outbound"}
     )
     future_event = parse_webhook(
         {"id": "m", "channel": channel(), "type": "Event", "events": [{"eventType": "Presence"}]}

@@ -189,3 +189,24 @@ def test_typing_in_the_console_reaches_the_webhook(
     assert answer.status_code == 204
     [event] = wait_until(lambda: standin.deliveries(kind="event"))
     assert event["payload"]["events"][0]["eventType"] == "Typing"
+
+
+def test_the_console_sends_quick_replies(standin: Standin, service_token: str, integration_id: str) -> None:
+    conversation_id = standin.inbound(service_token, integration_id, message_body()).json()["conversationId"]
+    csrf = sign_in(standin, standin.user(name="Alex Agent"))
+    page_url = f"{standin.url}/console/conversations/{conversation_id}"
+    assert 'name="quick_replies"' in standin.http.get(page_url, timeout=10).text
+    sent = standin.http.post(
+        f"{page_url}/reply",
+        data={"csrf": csrf, "text": "What kind of claim?", "quick_replies": "Car\n\nHome\n"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert sent.status_code == 303
+    [reply] = wait_until(lambda: [d["payload"] for d in standin.deliveries(kind="message")])
+    assert reply["text"] == "What kind of claim?"
+    assert [c["quickReply"] for c in reply["content"]] == [
+        {"text": "Car", "payload": "Car", "action": "Message"},
+        {"text": "Home", "payload": "Home", "action": "Message"},
+    ]
+    assert {c["contentType"] for c in reply["content"]} == {"QuickReply"}

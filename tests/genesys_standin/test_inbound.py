@@ -363,3 +363,30 @@ def test_rehosting_is_a_setting(
     wait_until(lambda: receipts(standin))
     [stored] = standin.conversations()[0]["messages"][0]["attachments"]
     assert (stored["status"], stored["hosted"], stored["view_url"]) == ("delivered", False, url)
+
+
+def structured_response(body: dict[str, Any], originating: str) -> dict[str, Any]:
+    return {
+        "channel": body["channel"],
+        "buttonResponse": {"type": "QuickReply", "text": "Home", "payload": "home"},
+        "originatingMessageId": originating,
+    }
+
+
+def test_a_structured_response_is_validated_and_must_answer_an_outbound_message(
+    standin: Standin, service_token: str, integration_id: str
+) -> None:
+    first = standin.inbound(service_token, integration_id, message_body("claim", message_id="q-1"))
+    path = f"/api/v2/conversations/messages/{integration_id}/inbound/open/structured/response"
+    body = structured_response(message_body(message_id="q-2"), originating=first.json()["id"])
+
+    missing = {k: v for k, v in body.items() if k != "originatingMessageId"}
+    error = assert_error_body(
+        standin.api("POST", path, service_token, json=missing), 400, "constraint.validation"
+    )
+    assert "originatingMessageId" in field_names(error)
+    bad_type = {**body, "buttonResponse": {**body["buttonResponse"], "type": "Tap"}}
+    assert standin.api("POST", path, service_token, json=bad_type).status_code == 400
+    # It answers a message sent to the customer, not one of theirs.
+    assert_error_body(standin.api("POST", path, service_token, json=body), 400, "bad.request")
+    assert [len(c["messages"]) for c in standin.conversations()] == [1]

@@ -1,6 +1,7 @@
 """Event-driven, under faults: 50 files land in the bucket (moto server: real S3 → SQS notifications with
 their duplicates), the worker's scan and outbox loops run in threads, and the stand-in's inbound endpoint
-answers 429 (with Retry-After), 503 and too slowly. Every file reaches Genesys exactly once."""
+answers 429 (with Retry-After), 503 and too slowly. Every file reaches Genesys exactly once, whether Genesys
+deduplicates a repeated `channel.messageId` or not."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from genesys_standin.server import StandinServer
 from genesys_standin.settings import StandinSettings
 from tests.conftest import prepare_bucket
 from tests.scanner.stack import add_attachment, by_channel_message_id, new_chat
-from tests.uploader.live import seed_standin, wait_for
+from tests.uploader.live import repeated_messages, seed_standin, wait_for
 
 FILES = 50
 CHATS = 10
@@ -29,14 +30,17 @@ FAULTS = [
     {"path_pattern": INBOUND, "method": "POST", "status": 429, "retry_after": 1, "count": 8},
     {"path_pattern": INBOUND, "method": "POST", "status": 503, "count": 8},
     # Slower than the client's 1 s timeout: Genesys still creates the message, Ferry sees a timeout and
-    # sends it again with the same channel.messageId.
+    # asks Genesys whether it has it before sending it again.
     {"path_pattern": INBOUND, "method": "POST", "delay_ms": 1500, "count": 4},
 ]
 
 
-@pytest.fixture
-def standin() -> Iterator[StandinServer]:
-    with StandinServer(StandinSettings(rate_limit_per_minute=0, webhook_backoff_base_seconds=0.01)) as server:
+@pytest.fixture(params=[True, False], ids=["dedup-on", "dedup-off"])
+def standin(request: pytest.FixtureRequest) -> Iterator[StandinServer]:
+    settings = StandinSettings(
+        rate_limit_per_minute=0, webhook_backoff_base_seconds=0.01, deduplicate_messages=request.param
+    )
+    with StandinServer(settings) as server:
         yield server
 
 
@@ -103,7 +107,14 @@ def test_fifty_files_reach_genesys_exactly_once_through_429_503_and_timeouts(
 
     delivered = by_channel_message_id(standin.base_url)
     assert sorted(delivered) == sorted(f"ferry-attachment-{i}" for i in ids)
-    assert all(len(messages) == 1 for messages in delivered.values())  # exactly once each
+    extra, not_first = repeated_messages(
+        requests.get(f"{standin.base_url}/_control/conversations", timeout=10).json()
+    )
+    if standin.settings.deduplicate_messages:
+        assert extra == 0  # exactly once each
+    else:
+        # Only a chat's first file, whose conversation Ferry cannot ask about yet, can arrive twice.
+        assert not_first == set() and extra <= FAULTS[2]["count"]
     with services.db.session() as session:
         scans = session.execute(select(Attachment.status, Attachment.scan_attempts)).all()
     assert scans == [(AttachmentStatus.CLEAN, 1)] * FILES  # one scan per file, whatever the queue delivered

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -49,6 +50,20 @@ def wait_for(condition: Callable[[], Any], timeout: float = 10.0, interval: floa
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s")
         time.sleep(interval)
+
+
+def repeated_messages(conversations: list[dict[str, Any]]) -> tuple[int, set[str]]:
+    """Extra copies of inbound messages (a `channel.messageId` Genesys holds more than once), and the ids of
+    those repeated that were not the first message of their conversation."""
+    extra = 0
+    not_first: set[str] = set()
+    for conversation in conversations:
+        ids = [m["provider_message_id"] for m in conversation["messages"] if m["direction"] == "Inbound"]
+        for channel_message_id, count in Counter(ids).items():
+            extra += count - 1
+            if count > 1 and channel_message_id != ids[0]:
+                not_first.add(channel_message_id)
+    return extra, not_first
 
 
 def seed_standin(base_url: str, webhook_url: str) -> tuple[str, str]:

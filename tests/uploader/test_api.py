@@ -386,3 +386,47 @@ def test_settings_reach_the_widget(make_app: Callable[..., Flask]) -> None:
     app = make_app(chat_max_message_chars=123, chat_typing_indicators=False)
     chat = start_chat(app.test_client())["chat"]
     assert (chat["max_chars"], chat["typing_indicators"]) == (123, False)
+
+
+def test_only_an_offered_choice_of_this_chat_can_be_pressed_and_only_once(
+    api: FlaskClient, chat_app: Flask
+) -> None:
+    chat_id = start_chat(api)["chat"]["id"]
+    offered = [{"type": "quick_reply", "text": "Home", "payload": "home"}]
+    with services_of(chat_app).db.session() as session:
+        asked = ChatMessage(
+            chat=session.get_one(Chat, chat_id),
+            direction=MessageDirection.AGENT,
+            text="What kind of claim?",
+            content=offered,
+            status=MessageStatus.SENT,
+            genesys_message_id="genesys-q",
+        )
+        session.add(asked)
+        session.flush()
+        asked_id = asked.id
+    shown = api.get("/chat/api/chat").json["messages"][-1]
+    assert shown["structured"] == offered and shown["attachments"] == []
+
+    url = f"/chat/api/messages/{asked_id}/answers"
+    not_offered = api.post(
+        url, json={"client_id": "client-0001", "text": "Car", "payload": "car"}, headers=CSRF
+    )
+    assert not_offered.status_code == 409
+    press = {"client_id": "client-0002", "text": "Home", "payload": "home"}
+    first = api.post(url, json=press, headers=CSRF)
+    again = api.post(url, json=press, headers=CSRF)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert (
+        first.json["message"]["text"] == "Home" and again.json["message"]["id"] == first.json["message"]["id"]
+    )
+    assert (
+        api.post(
+            "/chat/api/messages/999999/answers", json=press | {"client_id": "client-0003"}, headers=CSRF
+        ).status_code
+        == 404
+    )
+    with services_of(chat_app).db.session() as session:
+        [entry] = session.scalars(select(OutboxEntry).where(OutboxEntry.kind == OutboxKind.STRUCTURED)).all()
+        assert entry.payload["originatingMessageId"] == "genesys-q"
+        assert entry.payload["buttonResponse"] == {"type": "QuickReply", "text": "Home", "payload": "home"}

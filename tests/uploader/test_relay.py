@@ -1,13 +1,18 @@
 """Customer messages reach Genesys exactly once and in order per chat, whatever Genesys does meanwhile:
-refusing (429 with Retry-After, 503), timing out, dropping connections, or the worker being down."""
+refusing (429 with Retry-After, 503), timing out, dropping connections, or the worker being down; with
+Genesys deduplicating `channel.messageId` or not."""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
 
+import pytest
 import requests
 
-from tests.uploader.live import ChatClient, LiveStack, wait_for
+from genesys_standin.settings import StandinSettings
+from tests.uploader.live import ChatClient, LiveStack, live_stack, repeated_messages, wait_for
 
 INBOUND = "*/inbound/open/message"
 
@@ -20,7 +25,20 @@ def texts_by_customer(stack: LiveStack) -> dict[str, list[str]]:
     }
 
 
-def test_a_hundred_messages_arrive_once_and_in_order_after_genesys_recovers(stack: LiveStack) -> None:
+@pytest.fixture(params=[True, False], ids=["dedup-on", "dedup-off"])
+def faulty_stack(
+    request: pytest.FixtureRequest, database_url: str, tmp_path: Path, moto_reset: str
+) -> Iterator[LiveStack]:
+    """The live stack, its stand-in deduplicating repeated `channel.messageId`s or not."""
+    settings = StandinSettings(
+        rate_limit_per_minute=0, webhook_backoff_base_seconds=0.2, deduplicate_messages=request.param
+    )
+    with live_stack(database_url, tmp_path, moto_reset, standin_settings=settings) as live:
+        yield live
+
+
+def test_a_hundred_messages_arrive_once_and_in_order_after_genesys_recovers(faulty_stack: LiveStack) -> None:
+    stack = faulty_stack
     stack.fault(path_pattern=INBOUND, status=503)  # Genesys is down: nothing gets in
     chats = [ChatClient(stack.url), ChatClient(stack.url)]
     expected: dict[int, list[str]] = {0: [], 1: []}
@@ -55,18 +73,34 @@ def test_a_hundred_messages_arrive_once_and_in_order_after_genesys_recovers(stac
             lambda: all(m["status"] == "delivered" for chat in chats for m in chat.history()),
             timeout=30,
         )
+
+        # Timeouts once each chat's conversation is known: Ferry asks before sending again.
+        stack.fault(path_pattern=INBOUND, delay_ms=1500, count=2)
+        for which, chat in enumerate(chats):
+            text = f"chat {which} after the timeouts"
+            assert chat.send(f"client-{which}-late", text).status_code == 201
+            expected[which].append(text)
+        wait_for(
+            lambda: all(m["status"] == "delivered" for chat in chats for m in chat.history()),
+            timeout=30,
+        )
     finally:
         for chat in chats:
             chat.close()
 
-    arrived = texts_by_customer(stack)
-    assert sorted(arrived.values()) == sorted(expected.values())  # each chat: all of them, once, in order
-    everything = [t for texts in arrived.values() for t in texts]
-    assert max(Counter(everything).values()) == 1
-    faults = {
-        f["status"] or ("drop" if f["drop_connection"] else "delay"): f["fired"] for f in stack_faults(stack)
-    }
-    assert faults[429] == 3 and faults["delay"] == 3 and faults["drop"] == 2
+    faults: Counter[str | int] = Counter()
+    for f in stack_faults(stack):
+        faults[f["status"] or ("drop" if f["drop_connection"] else "delay")] += f["fired"]
+    assert faults[429] == 3 and faults["delay"] == 5 and faults["drop"] == 2
+    extra, not_first = repeated_messages(stack.conversations())
+    if stack.standin.settings.deduplicate_messages:
+        assert extra == 0
+    else:
+        # Ferry asks Genesys before sending a message again; only a chat's first message, whose
+        # conversation is not known yet, can arrive twice, at most once per request that timed out.
+        assert not_first == set() and extra <= faults["delay"]
+    arrived = {customer: list(dict.fromkeys(texts)) for customer, texts in texts_by_customer(stack).items()}
+    assert sorted(arrived.values()) == sorted(expected.values())  # each chat: all of them, in order
 
 
 def stack_faults(stack: LiveStack) -> list[dict]:

@@ -476,3 +476,35 @@ def test_a_refused_message_shows_not_delivered_and_can_be_retried(stack: LiveSta
     conversation = only_conversation(stack)
     assert stack.inbound_texts(conversation["id"]) == ["please take this"]
     expect(page.get_by_role("log").locator(".msg")).to_have_count(1)
+
+
+def test_quick_replies_show_as_buttons_and_a_press_goes_back_as_a_structured_response(
+    stack: LiveStack, page: Any
+) -> None:
+    errors = console_errors(page)
+    start_chat(page, stack.url)
+    send(page, "I want to file a claim")
+    conversation = only_conversation(stack)
+    asked = stack.agent_reply(conversation["id"], "What kind of claim?", quick_replies=["Car", "Home"])
+
+    log = page.get_by_role("log")
+    expect(log.get_by_text("What kind of claim?")).to_be_visible(timeout=AGENT_WAIT_MS)
+    choices = log.get_by_role("group", name="Choose an answer")
+    expect(choices.get_by_role("button")).to_have_count(2)
+    choices.get_by_role("button", name="Home").click()
+    expect(log.locator(".msg--customer", has_text="Home")).to_be_visible()
+
+    def answered() -> dict[str, Any] | None:
+        messages = stack.standin_conversation(conversation["id"])["messages"]
+        return next((m for m in messages if "buttonResponse" in m["payload"]), None)
+
+    payload = wait_for(answered)["payload"]
+    assert_schema_valid(payload, "OpenInboundStructuredResponseMessage")
+    assert payload["originatingMessageId"] == asked["id"]
+    assert payload["buttonResponse"] == {"type": "QuickReply", "text": "Home", "payload": "Home"}
+    accepted = [
+        r for r in stack.standin_requests() if r["path"].endswith("/inbound/open/structured/response")
+    ]
+    assert [r["status"] for r in accepted] == [202]
+    expect(choices.get_by_role("button", name="Car")).to_be_disabled()
+    assert errors == []

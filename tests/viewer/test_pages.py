@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -14,9 +15,11 @@ from pydicom.dataset import FileDataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 from sqlalchemy import event, select
 
-from ferry.models import AccessAudit, AttachmentStatus, AuditOutcome
+from ferry.models import AccessAudit, AttachmentStatus, AuditOutcome, ConversationGrant
 from ferry.services import Services
 from genesys.client import GenesysClient
+from genesys.setup import PARTICIPANTS_ROUTE
+from genesys_standin.server import StandinServer
 from tests.viewer.conftest import GENESYS_APPS, Login
 from tests.viewer.seeding import add_attachment, add_chat
 from tests.viewer.world import World
@@ -365,6 +368,38 @@ def test_genesys_unreachable_for_the_participant_check_refuses(
     assert answer.status_code == 503 and "Location" not in answer.headers
     row = last_audit(services)
     assert (row.action, row.outcome, row.reason) == ("download", AuditOutcome.ERROR, "genesys_unavailable")
+
+
+def test_a_permission_ferrys_client_lacks_is_could_not_check_and_never_cached(
+    login: Login,
+    client: FlaskClient,
+    services: Services,
+    world: World,
+    standin_server: StandinServer,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    conversation = world.conversation("cust-6", "agent")
+    attachment = add_attachment(services, conversation_id=conversation)
+    login("agent")
+    revoked = dataclasses.replace(
+        standin_server.settings, revoked_client_permissions=",".join(PARTICIPANTS_ROUTE.permissions)
+    )
+    monkeypatch.setattr(standin_server.platform, "settings", revoked)
+
+    answer = client.get(f"/files/{attachment.id}/download")
+
+    assert answer.status_code == 503 and "Location" not in answer.headers
+    row = last_audit(services)
+    assert (row.action, row.outcome, row.reason) == ("download", AuditOutcome.ERROR, "genesys_forbidden")
+    with services.db.session() as session:
+        assert session.scalars(select(ConversationGrant)).all() == []  # not cached as "not a participant"
+    assert any(r.levelname == "ERROR" and r.name == "ferry.access" for r in caplog.records)
+
+    monkeypatch.setattr(
+        standin_server.platform, "settings", dataclasses.replace(revoked, revoked_client_permissions="")
+    )
+    assert client.get(f"/files/{attachment.id}/download").status_code == 302  # the agent was there all along
 
 
 # -- DICOM -----------------------------------------------------------------------------------------------

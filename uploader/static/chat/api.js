@@ -80,6 +80,14 @@ export class ChatApi {
     return this.request("POST", `/messages/${encodeURIComponent(messageId)}/retry`, {});
   }
 
+  answer(messageId, clientId, text, payload) {
+    return this.request("POST", `/messages/${encodeURIComponent(messageId)}/answers`, {
+      client_id: clientId,
+      text,
+      payload,
+    });
+  }
+
   typing() {
     return this.request("POST", "/typing", {});
   }

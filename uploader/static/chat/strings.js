@@ -15,6 +15,7 @@ export const STRINGS = {
   messageHint: "Enter sends, Shift+Enter starts a new line.",
   sendButton: "Send",
   retryButton: "Retry",
+  quickReplies: "Choose an answer",
   you: "You",
   agent: "Agent",
   system: "Notice",

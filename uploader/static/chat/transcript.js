@@ -3,6 +3,7 @@
 // id before the server has given one). Text is only ever set with textContent: nothing a customer or
 // an agent writes is parsed as HTML.
 import { STRINGS } from "./strings.js";
+import { renderStructured } from "./structured.js";
 
 // An answer that arrives late must not move a message back (delivered → sent); "failed" and a retry
 // after it always apply.
@@ -93,6 +94,7 @@ const RENDERERS = {
     if (message.text) body.append(el("p", "msg__text", message.text));
     const attachments = renderAttachments(message, transcript && transcript.agentFileUrl);
     if (attachments) body.append(attachments);
+    renderStructured(message, body);
   },
 };
 

@@ -5,6 +5,7 @@ import { applyAccent, applyStrings, readConfig } from "./config.js";
 import { connectHost } from "./host.js";
 import { EventStream } from "./stream.js";
 import { STRINGS } from "./strings.js";
+import { ANSWER_EVENT } from "./structured.js";
 import { Transcript } from "./transcript.js";
 import { mountAttach } from "../uploader/attach.js";
 
@@ -67,6 +68,7 @@ class Widget {
       onRetry: (message) => this.retry(message),
       agentFileUrl: (attachmentId) => this.api.agentFileUrl(attachmentId),
     });
+    $("transcript").addEventListener(ANSWER_EVENT, (event) => this.answer(event.detail));
     this.attach = mountAttach({
       root: $("conversation"),
       row: $("composer").querySelector(".composer__row"),
@@ -212,6 +214,17 @@ class Widget {
         this.transcript.upsert({ ...item, status: "failed", failure_reason: error.message });
         this.notice(error.message);
       }
+    }
+  }
+
+  // The customer pressed a quick reply or a card's button: it becomes their message.
+  async answer({ messageId, text, payload }) {
+    try {
+      this.transcript.upsert((await this.api.answer(messageId, newClientId(), text, payload)).message);
+      this.notice("");
+    } catch (error) {
+      if (error.status === 401) this.showStart(error.message);
+      else this.notice(error.message);
     }
   }
 
