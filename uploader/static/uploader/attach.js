@@ -270,7 +270,9 @@ class Attach {
         },
         () => null,
       );
-    } else {
+    } else if (!view.inMessage) {
+      // Hide the page's own item once, when the server's item first takes the view over; a later
+      // re-render (a status change) of the server's item must not hide that item itself.
       view.element.closest("li")?.setAttribute("hidden", "");
     }
     view.inMessage = true; // the server's item shows it from now on
