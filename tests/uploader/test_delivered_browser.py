@@ -4,6 +4,7 @@ agent"; axe-core finds no serious accessibility violation on the way."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import struct
 import zlib
@@ -15,6 +16,7 @@ import pytest
 
 from devstack.clamd import ClamdProcess
 from devstack.files import write_random_file
+from ferry.sizes import human_size
 from tests.axe import assert_accessible
 from tests.uploader.live import LiveStack, live_stack
 
@@ -79,11 +81,17 @@ def file_card(page: Any, name: str) -> Any:
     )
 
 
-def assert_delivered_as_the_customers(page: Any, name: str) -> Any:
-    card = file_card(page, name)
+def assert_delivered_as_the_customers(page: Any, path: Path, sha256: str) -> Any:
+    """One card for the file, labelled You, ending "Delivered to the agent", with a receipt whose SHA-256 is
+    the file's."""
+    card = file_card(page, path.name)
     expect(card.locator(".upload__state")).to_have_text("Delivered to the agent", timeout=DELIVERY_WAIT_MS)
     expect(card).to_have_count(1)
     expect(card.locator(".msg__who")).to_have_text("You")
+    receipt = card.locator(".upload__receipt")
+    expect(receipt.locator(".upload__sha256")).to_have_text(sha256)
+    expect(receipt).to_contain_text(path.name)
+    expect(receipt).to_contain_text(human_size(path.stat().st_size))
     return card
 
 
@@ -91,17 +99,22 @@ def test_a_small_png_keeps_its_card_until_delivered(scan_stack: LiveStack, page:
     path = tmp_path / "photo.png"
     write_png(path)
     assert 5_000 < path.stat().st_size < 8_000
+    sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
     start_chat(page, scan_stack.url)
     page.get_by_label("Message").fill("Here is the photo")
     page.get_by_label("Message").press("Enter")
     page.get_by_label("Attach file").set_input_files(path)
     expect(file_card(page, "photo.png")).to_have_count(1)
     assert_accessible(page)  # during the chat, with the upload's card
-    assert_delivered_as_the_customers(page, "photo.png")
+    assert_delivered_as_the_customers(page, path, sha256)
     assert_accessible(page)
-    # A reload shows the same single card.
+    # A reload shows the same single card and receipt (the hash the browser declared, from the server).
     page.reload()
-    assert_delivered_as_the_customers(page, "photo.png")
+    assert_delivered_as_the_customers(page, path, sha256)
+    # The agent's message carries the same SHA-256.
+    [conversation] = scan_stack.conversations()
+    texts = [m["text"] for m in scan_stack.standin_conversation(conversation["id"])["messages"]]
+    assert any(f"SHA-256: {sha256}" in text for text in texts), texts
 
 
 def test_a_150_mb_mp4_keeps_its_card_until_delivered(
@@ -109,8 +122,8 @@ def test_a_150_mb_mp4_keeps_its_card_until_delivered(
 ) -> None:
     path = tmp_path / "claim.mp4"
     size = 150 * MB
-    write_random_file(path, size, head=mp4_head(size))
+    sha256 = write_random_file(path, size, head=mp4_head(size))
     start_chat(page, scan_stack.url)
     page.get_by_label("Attach file").set_input_files(path)
-    assert_delivered_as_the_customers(page, "claim.mp4")
+    assert_delivered_as_the_customers(page, path, sha256)
     assert_accessible(page)
