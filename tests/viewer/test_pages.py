@@ -80,7 +80,7 @@ def test_the_page_shows_the_customers_and_the_scanners_sha256(
 
     page = client.get(f"/files/{attachment.id}").get_data(as_text=True)
     assert f'SHA-256 (scanner)</dt><dd class="hash">{attachment.sha256}</dd>' in page
-    assert f'SHA-256 (customer's browser)</dt><dd class="hash">{attachment.sha256}</dd>' in page
+    assert f'SHA-256 (customer\'s browser)</dt><dd class="hash">{attachment.sha256}</dd>' in page
     older = client.get(f"/files/{undeclared.id}").get_data(as_text=True)
     assert 'browser)</dt><dd class="hash">not declared</dd>' in older
 
