@@ -49,11 +49,13 @@ def channel_message_id(attachment_id: str, rescan: int = 0) -> str:
 
 
 def announcement_text(settings: Settings, attachment: Attachment) -> str:
-    """The agent's message for a clean file: name, size, type and the Ferry link."""
+    """The agent's message for a clean file: name, size, type, the Ferry link and the SHA-256 the scanner
+    read (the same the customer's browser declared, or the file would not be clean)."""
     size = attachment.size if attachment.size is not None else attachment.declared_size
+    digest = f"SHA-256: {attachment.sha256}\n" if attachment.sha256 else ""
     return (
         f"File from the customer: {attachment.filename} ({human_size(size)}, {served_type(attachment)})\n"
-        f"{file_link(settings, attachment.id)}"
+        f"{digest}{file_link(settings, attachment.id)}"
     )
 
 

@@ -54,6 +54,8 @@ _WINDOWS_DEVICES = {"CON", "PRN", "AUX", "NUL"} | {f"{d}{n}" for d in ("COM", "L
 _EXTRA_TYPES = {".dcm": "application/dicom", ".dicom": "application/dicom"}
 _BUILTIN_TYPES = mimetypes.MimeTypes()  # Python's own table, not the machine's /etc/mime.types
 
+_HEX_SHA256 = re.compile(r"[0-9a-f]{64}")
+
 # What a customer is told for each final status unless the attachment records a more specific reason.
 _STATUS_REASONS = {
     AttachmentStatus.INFECTED: "The virus scan found a threat in this file; it was not delivered.",
@@ -384,6 +386,9 @@ def sign_parts(
     for part in parts:
         length = expected_part_size(attachment.declared_size, part_size, part.number)
         if attachment.strategy == SINGLE:
+            # The one part is the whole file, and S3 stores only bytes of the checksum signed in here: it
+            # is the customer's declared hash before the S3 event can start the scan (even before complete).
+            attachment.declared_sha256 = base64.b64decode(part.sha256).hex()
             url, headers = storage.presign_put(
                 attachment.object_key,
                 content_type=attachment.declared_type,
@@ -418,6 +423,17 @@ def list_uploaded_parts(storage: ObjectStorage, attachment: Attachment) -> list[
         return storage.list_parts(attachment.object_key, str(attachment.upload_id))
     except ObjectNotFound:
         raise UploadError("upload_expired") from None
+
+
+def declare_sha256(attachment: Attachment, sha256: str) -> None:
+    """Record the whole file's SHA-256 as the customer's browser computed it (hex); the scanner's must
+    match. A second declaration must say the same (a single PUT's is already known from its signing)."""
+    if not _HEX_SHA256.fullmatch(sha256):
+        raise UploadError("invalid_request", problem="`sha256` must be 64 lowercase hexadecimal digits.")
+    if attachment.declared_sha256 not in (None, sha256):
+        raise UploadError("invalid_request", problem="`sha256` is not the hash of the bytes that were sent.")
+    if attachment.status == AttachmentStatus.CREATED:
+        attachment.declared_sha256 = sha256
 
 
 def complete_upload(

@@ -193,7 +193,9 @@ class Attachment(Base):
     status_reason: Mapped[str | None] = mapped_column(Text)
 
     size: Mapped[int | None] = mapped_column(BigInteger)  # stored size, checked at completion
-    sha256: Mapped[str | None] = mapped_column(String(64))
+    sha256: Mapped[str | None] = mapped_column(String(64))  # the scanner's, of the bytes it read
+    # The customer's browser's, of the bytes it sent (declared at completion): the scanner's must match.
+    declared_sha256: Mapped[str | None] = mapped_column(String(64))
     # The ETag of the object served once clean (the scanner's copy, under S3_CLEAN_PREFIX, of the bytes it
     # read): the presign gate serves nothing else.
     served_etag: Mapped[str | None] = mapped_column(String(255))

@@ -173,6 +173,7 @@ class Claim:
     object_key: str
     declared_size: int
     declared_type: str
+    declared_sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -210,6 +211,19 @@ def verdict_tags(status: AttachmentStatus, verdict: Verdict, at: datetime) -> di
     if verdict.segmented:
         tags[ScanTag.SEGMENTED] = "true"
     return tags
+
+
+# The reason a customer reads (capitalised by customer_reason) when the bytes in storage are not the ones
+# their browser hashed as it sent them.
+CHANGED_IN_TRANSIT = "the file changed while it was being sent"
+
+
+def same_as_sent(verdict: Verdict, declared_sha256: str | None) -> Verdict:
+    """A clean verdict stays clean only when the bytes read are the ones the customer's browser hashed as
+    it sent them (when it declared a hash): otherwise the object changed in storage and is never served."""
+    if verdict.outcome is not Outcome.CLEAN or declared_sha256 is None or verdict.sha256 == declared_sha256:
+        return verdict
+    return dataclasses.replace(verdict, outcome=Outcome.REJECTED, reason=CHANGED_IN_TRANSIT)
 
 
 def customer_reason(status: AttachmentStatus, finding: Finding) -> str | None:
@@ -353,6 +367,7 @@ class ScanPipeline:
                 object_key=attachment.object_key,
                 declared_size=attachment.declared_size,
                 declared_type=attachment.declared_type,
+                declared_sha256=attachment.declared_sha256,
             )
 
     def _not_claimed(self, attachment_id: str) -> Result:
@@ -422,7 +437,7 @@ class ScanPipeline:
             options=self.options,
             range_reader=read_range,
         )
-        return Finding(verdict, size=size, etag=etag)
+        return Finding(same_as_sent(verdict, claim.declared_sha256), size=size, etag=etag)
 
     # -- recording -----------------------------------------------------------------------------------
 

@@ -116,6 +116,7 @@ def _schemas() -> dict[str, Any]:
                 "part_count",
                 "created_at",
                 "uploaded_at",
+                "sha256",
             ],
             "additionalProperties": False,
             "properties": {
@@ -134,6 +135,25 @@ def _schemas() -> dict[str, Any]:
                 "part_count": {"type": "integer", "minimum": 1, "maximum": 10000},
                 "created_at": {"type": "string", "format": "date-time"},
                 "uploaded_at": {"type": ["string", "null"], "format": "date-time"},
+                "sha256": {
+                    "type": ["string", "null"],
+                    "pattern": "^[0-9a-f]{64}$",
+                    "description": "The whole file's SHA-256 as the customer's browser declared it (the "
+                    "scanner's matched when the file is delivered).",
+                },
+            },
+        },
+        "CompleteRequest": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "sha256": {
+                    "type": "string",
+                    "pattern": "^[0-9a-f]{64}$",
+                    "description": "The whole file's SHA-256 (hex) as the browser read it while sending. "
+                    "The scanner hashes what storage holds; a different hash rejects the file (reason: the "
+                    "file changed while it was being sent) and it is never served.",
+                },
             },
         },
         "FileDeclaration": {
@@ -351,9 +371,11 @@ def document(server_url: str) -> dict[str, Any]:
                             "upload_expired",
                             "size_mismatch",
                             "assembly_failed",
+                            "invalid_request",
                             csrf=True,
                         ),
                     },
+                    body="CompleteRequest",
                     csrf=True,
                     with_id=True,
                 ),

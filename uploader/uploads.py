@@ -26,6 +26,7 @@ from ferry.attachments import (
     abort_upload,
     complete_upload,
     create_upload,
+    declare_sha256,
     display_reason,
     display_state,
     get_attachment,
@@ -112,6 +113,8 @@ def attachment_json(attachment: Attachment) -> dict[str, Any]:
         "part_count": part_total(attachment),
         "created_at": iso(attachment.created_at),
         "uploaded_at": iso(attachment.uploaded_at) if attachment.uploaded_at else None,
+        # The customer's receipt: the hash their browser declared (the scanner's matched when delivered).
+        "sha256": attachment.declared_sha256,
     }
 
 
@@ -198,9 +201,17 @@ def list_attachment_parts(attachment_id: str) -> Response:
 @bp.post(f"{ATTACHMENTS}/<attachment_id>/complete")
 @upload_route
 def complete_attachment(attachment_id: str) -> Response | tuple[Response, int]:
-    """Assemble the object, check its size, and hand it to the scanner (state `scanning`)."""
+    """Assemble the object, check its size, and hand it to the scanner (state `scanning`). The body may
+    declare `{sha256}`, the whole file's as the browser read it: the scanner's must match."""
     services, _ = _services()
     check_csrf(request, services.settings)
+    body = request.get_json(silent=True)
+    declared = body.get("sha256") if isinstance(body, dict) else None
+    sha256 = _text(declared, "The SHA-256", limit=64, optional=True)
+    if sha256:
+        # Committed before S3 assembles the object: its event may start the scan at once.
+        with services.db.session() as session:
+            declare_sha256(get_attachment(session, _chat(session, services).id, attachment_id), sha256)
     rejected: UploadRejected | None = None
     with services.db.session() as session:
         attachment = get_attachment(session, _chat(session, services).id, attachment_id)

@@ -679,3 +679,43 @@ def test_an_infected_object_left_in_incoming_by_a_crash_is_quarantined_by_the_ne
     assert attachment(db, attachment_id).object_key == f"quarantine/{attachment_id}"
     with db.session() as session:
         assert session.scalar(select(func.count()).select_from(OutboxEntry)) == 0  # no second verdict
+
+
+@pytest.mark.parametrize("altered", [False, True])
+def test_a_file_altered_in_storage_after_its_upload_is_rejected_and_never_served(
+    altered: bool,
+    pipeline: ScanPipeline,
+    db: Database,
+    storage: S3Storage,
+    chat: str,
+    samples: dict[str, bytes],
+) -> None:
+    sent = samples["pdf"]
+    attachment_id = add_attachment(
+        db, storage, chat, sent, filename="claim.pdf", declared_type="application/pdf"
+    )
+    with db.session() as session:  # completed with the hash the customer's browser read
+        session.get_one(Attachment, attachment_id).declared_sha256 = hashlib.sha256(sent).hexdigest()
+    if altered:  # overwritten after the complete call, before the scan: same size and type, other bytes
+        other = sent.replace(b"%PDF-1.", b"%PDF-2.", 1)
+        assert len(other) == len(sent) and other != sent
+        put_object(storage, f"incoming/{attachment_id}", other, "application/pdf")
+
+    scan_one(pipeline, attachment_id)
+
+    done = attachment(db, attachment_id)
+    if not altered:
+        assert done.status == AttachmentStatus.CLEAN and done.sha256 == done.declared_sha256
+        presigned_url(storage, done, inline=True, seconds=60)
+        return
+    assert done.status == AttachmentStatus.REJECTED
+    assert display_state(done) == "rejected"
+    assert display_reason(done) == "The file changed while it was being sent."
+    assert done.sha256 == hashlib.sha256(other).hexdigest() != done.declared_sha256
+    assert storage.get_tags(done.object_key)["scan-status"] == "rejected"
+    with pytest.raises(ObjectNotFound):
+        storage.get_tags(f"clean/{attachment_id}")
+    with pytest.raises(AccessDenied):
+        presigned_url(storage, done, inline=True, seconds=60)
+    [entry] = outbox_entries(db, attachment_id)
+    assert "claim.pdf" in entry.payload["text"] and "http" not in entry.payload["text"]

@@ -5,6 +5,7 @@ against the published schema and fetches native attachments from the moto server
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -168,7 +169,8 @@ def test_clean_files_are_injected_with_schema_valid_payloads(
     assert done.conversation_id == message["conversation_id"] and done.announced_at is not None
     assert display_state(done) == "delivered"
     assert payload["text"] == (
-        f"File from the customer: {filename} ({human_size(len(data))}, {mime})\nhttp://ferry.test/files/{attachment_id}"
+        f"File from the customer: {filename} ({human_size(len(data))}, {mime})\n"
+        f"SHA-256: {hashlib.sha256(data).hexdigest()}\nhttp://ferry.test/files/{attachment_id}"
     )
     if media_type is None:
         assert "content" not in payload

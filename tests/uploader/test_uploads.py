@@ -375,3 +375,30 @@ def test_openapi_document_is_valid_and_describes_every_upload_route(app: Flask, 
     }
     assert described == routed
     assert len(routed) == 7
+
+
+def test_the_whole_files_sha256_is_declared_at_completion(
+    client: FlaskClient, chat: Json, schemas: Schemas
+) -> None:
+    data = b"\x00\x01" * (8 * MIB) + b"end"
+    attachment = created(client, name="clip.mp4", size=len(data))
+    upload(client, attachment, data)
+    url = f"{ATTACHMENTS}/{attachment['id']}/complete"
+    for wrong in ("ABC", "g" * 64, hashlib.sha256(data).hexdigest().upper(), 64):
+        refused(client.post(url, json={"sha256": wrong}, headers=CSRF), 400, "invalid_request")
+    done = client.post(url, json={"sha256": hashlib.sha256(data).hexdigest()}, headers=CSRF)
+    assert done.status_code == 200, done.json
+    schemas.check("AttachmentAnswer", done.json)
+    assert done.json["attachment"]["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+def test_a_single_puts_signed_checksum_is_its_declared_sha256(client: FlaskClient, chat: Json) -> None:
+    data = b"%PDF-1.7 small"
+    attachment = created(client, name="a.pdf", size=len(data), type="application/pdf")
+    upload(client, attachment, data)
+    url = f"{ATTACHMENTS}/{attachment['id']}/complete"
+    # Known from the signing, before S3's event can start the scan: a different declaration is refused.
+    other = hashlib.sha256(b"other").hexdigest()
+    refused(client.post(url, json={"sha256": other}, headers=CSRF), 400, "invalid_request")
+    done = client.post(url, json={"sha256": hashlib.sha256(data).hexdigest()}, headers=CSRF)
+    assert done.json["attachment"]["sha256"] == hashlib.sha256(data).hexdigest()

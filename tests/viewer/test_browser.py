@@ -12,9 +12,10 @@ import requests
 from playwright.sync_api import Browser, BrowserContext, Page, Response
 from sqlalchemy import select
 
-from ferry.models import AccessAudit, AuditOutcome, ViewerSession
+from ferry.models import AccessAudit, AttachmentStatus, AuditOutcome, ViewerSession
 from ferry.storage import S3Storage
 from genesys_standin.server import StandinServer
+from tests.axe import assert_accessible
 from tests.viewer.live import LiveFerry
 from tests.viewer.seeding import add_attachment, add_chat
 from tests.viewer.webm import encode_vp8, mux
@@ -207,3 +208,37 @@ def test_only_genesys_may_frame_the_conversation_page(live: LiveFerry, context: 
     while not page.frames[-1].url.startswith("chrome-error://") and time.monotonic() < deadline:
         page.wait_for_timeout(50)
     assert page.frames[-1].url.startswith("chrome-error://")
+
+
+def test_the_viewer_pages_have_no_serious_accessibility_violation(
+    live: LiveFerry, context: BrowserContext
+) -> None:
+    conversation = live.world.conversation("customer-1", "agent")
+    long_name = "claim-2026-04-17-rear-bumper-damage-front-left-side-photographed-at-the-garage.mp4"
+    attachment = add_attachment(live.services, conversation_id=conversation, filename=long_name)
+    add_attachment(
+        live.services,
+        conversation_id=conversation,
+        filename=long_name,
+        status=AttachmentStatus.REJECTED,
+        tag=None,
+    )
+    page = context.new_page()
+    page.set_viewport_size({"width": 1280, "height": 900})
+    sign_in(page, live, "/files", "auditor")  # a Quality Administrator: reviewer and auditor
+
+    for path in ("/files", f"/files/{attachment.id}", f"/conversations/{conversation}", "/audit"):
+        page.goto(f"{live.url}{path}")
+        assert_accessible(page)
+    # The QA list at 1280 px: headings and statuses each on one line, never broken inside a word.
+    page.goto(f"{live.url}/files")
+    lines = page.evaluate(
+        """() => [...document.querySelectorAll("table.list th, td[class^='status-']")].map((cell) => {
+            const range = document.createRange();
+            range.selectNodeContents(cell);
+            const tops = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+            return [cell.textContent.trim(), tops.size];
+        })"""
+    )
+    assert ["rejected", 1] in lines
+    assert all(count == 1 for _, count in lines), lines

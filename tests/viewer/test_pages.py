@@ -15,7 +15,7 @@ from pydicom.dataset import FileDataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 from sqlalchemy import event, select
 
-from ferry.models import AccessAudit, AttachmentStatus, AuditOutcome, ConversationGrant
+from ferry.models import AccessAudit, Attachment, AttachmentStatus, AuditOutcome, ConversationGrant
 from ferry.services import Services
 from genesys.client import GenesysClient
 from genesys.setup import PARTICIPANTS_ROUTE
@@ -70,6 +70,22 @@ def test_the_page_describes_the_file_and_previews_it_without_any_url(
     assert f'href="/files/{attachment.id}/download"' in page
     assert "X-Amz" not in page and "127.0.0.1" not in page  # no presigned URL is ever put in a page
     assert (last_audit(services).action, last_audit(services).outcome) == ("view", AuditOutcome.ALLOWED)
+
+
+def test_the_page_shows_the_customers_and_the_scanners_sha256(
+    login: Login, client: FlaskClient, services: Services
+) -> None:
+    attachment = add_attachment(services, content=b"v" * 2048)
+    with services.db.session() as session:
+        session.get_one(Attachment, attachment.id).declared_sha256 = attachment.sha256
+    undeclared = add_attachment(services, content=b"w" * 2048)
+    login("reviewer")
+
+    page = client.get(f"/files/{attachment.id}").get_data(as_text=True)
+    assert f'SHA-256 (scanner)</dt><dd class="hash">{attachment.sha256}</dd>' in page
+    assert f'SHA-256 (customer\'s browser)</dt><dd class="hash">{attachment.sha256}</dd>' in page
+    older = client.get(f"/files/{undeclared.id}").get_data(as_text=True)
+    assert 'browser)</dt><dd class="hash">not declared</dd>' in older
 
 
 def test_viewer_answers_carry_the_security_headers(

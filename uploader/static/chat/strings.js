@@ -83,6 +83,7 @@ export const ATTACH_STRINGS = {
     expired: "Not sent: the upload was not finished in time",
     failed: "Upload stopped",
   },
+  receipt: { name: "File", size: "Size", sha256: "SHA-256", time: "Sent" },
   reselect: "Select the same file again to continue this upload.",
   offline: "Connection lost. The upload continues when it is back.",
   partFailed: "Storage kept refusing the file or could not be reached. Use Retry to continue.",

@@ -215,7 +215,8 @@ export class Transcript {
   }
 
   render(message) {
-    const direction = message.direction || "customer";
+    // A file's item is the scanner's notice about it, but the file is the customer's own.
+    const direction = message.kind === "file" ? "customer" : message.direction || "customer";
     const item = el("li", `msg msg--${direction}`);
     if (message.id) item.dataset.id = String(message.id);
     if (message.client_id) item.dataset.clientId = message.client_id;

@@ -32,8 +32,9 @@ export class UploadApi {
     return this.request("GET", `/attachments/${encodeURIComponent(id)}/parts`);
   }
 
-  complete(id) {
-    return this.request("POST", `/attachments/${encodeURIComponent(id)}/complete`, {});
+  // `declared`: {sha256} of the whole file, as the browser read it.
+  complete(id, declared = {}) {
+    return this.request("POST", `/attachments/${encodeURIComponent(id)}/complete`, declared);
   }
 
   abort(id) {

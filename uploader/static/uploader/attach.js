@@ -7,7 +7,7 @@
 import { registerRenderer } from "../chat/transcript.js";
 import { UploadApi } from "./api.js";
 import { FileUpload } from "./multipart.js";
-import { ATTACH_STRINGS as T } from "../chat/strings.js";
+import { ATTACH_STRINGS as T, formatBytes } from "../chat/strings.js";
 
 const POLL_MS = 3000; // how soon a file waiting for its scan first asks for its state
 const POLL_MAX_MS = 30000;
@@ -51,7 +51,28 @@ class UploadView {
     this.cancelButton = button(T.cancel, () => this.cancel());
     this.cancelButton.setAttribute("aria-label", `${T.cancel} ${name}`);
     this.actions.append(this.pauseButton, this.cancelButton);
-    this.element.append(this.name, this.bar, this.numbers, this.stateText, this.reason, this.actions);
+    this.receipt = el("dl", "upload__receipt");
+    this.receipt.hidden = true;
+    this.element.append(this.name, this.bar, this.numbers, this.stateText, this.reason, this.actions, this.receipt);
+  }
+
+  // The customer's record of a delivered file: what was sent, and the SHA-256 their browser computed
+  // while sending it (the scanner's matched, or the file would not have been delivered).
+  showReceipt() {
+    const attachment = this.attachment || (this.upload && this.upload.attachment);
+    const sha256 = (attachment && attachment.sha256) || (this.upload && this.upload.sha256);
+    if (!attachment || !sha256) return;
+    const at = new Date(attachment.uploaded_at || attachment.created_at);
+    const rows = [
+      [T.receipt.name, attachment.name],
+      [T.receipt.size, formatBytes(attachment.size)],
+      [T.receipt.sha256, sha256, "upload__sha256"],
+      [T.receipt.time, Number.isNaN(at.getTime()) ? "" : at.toLocaleString()],
+    ];
+    this.receipt.replaceChildren(
+      ...rows.flatMap(([term, value, className]) => [el("dt", "", term), el("dd", className, value)]),
+    );
+    this.receipt.hidden = false;
   }
 
   // Whether this item stands for an unfinished upload (from before a reload) of a file like `file`.
@@ -108,6 +129,7 @@ class UploadView {
     this.pauseButton.setAttribute("aria-label", `${this.pauseButton.textContent} ${this.name.textContent}`);
     this.cancelButton.hidden = !(live || waiting);
     this.actions.hidden = this.pauseButton.hidden && this.cancelButton.hidden;
+    if (state === "delivered") this.showReceipt();
   }
 
   togglePause() {
@@ -270,7 +292,9 @@ class Attach {
         },
         () => null,
       );
-    } else {
+    } else if (!view.inMessage) {
+      // Hide the page's own item once, when the server's item first takes the view over; a later
+      // re-render (a status change) of the server's item must not hide that item itself.
       view.element.closest("li")?.setAttribute("hidden", "");
     }
     view.inMessage = true; // the server's item shows it from now on

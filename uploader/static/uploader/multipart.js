@@ -6,6 +6,7 @@
 // S3 already holds are listed and skipped; after a reload the customer selects the same file again and
 // its fingerprint (name, size, lastModified and the first MiB) finds the unfinished upload.
 import { ATTACH_STRINGS as T } from "../chat/strings.js";
+import { sha256 } from "../vendor/noble-hashes/sha2.js";
 import {
   Limiter,
   RETRY_DELAYS,
@@ -39,10 +40,57 @@ function hex(bytes) {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-// Base64 SHA-256 of a Blob slice, as S3's x-amz-checksum-sha256 wants it.
-export async function sha256Base64(blob) {
-  const digest = await crypto.subtle.digest("SHA-256", await blob.arrayBuffer());
-  return base64(new Uint8Array(digest));
+// Base64 SHA-256 of some bytes, as S3's x-amz-checksum-sha256 wants it.
+async function sha256Base64(bytes) {
+  return base64(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)));
+}
+
+// The whole file's SHA-256, declared at completion (the scanner's own must match). Fed each part's bytes
+// as they are read for sending, in part order; parts this page never sends (storage already held them
+// when it resumed) are read for the hash alone. Feeds run one at a time, so an aborted run's late read
+// and the next run's cannot interleave.
+class WholeFileHash {
+  constructor(read) {
+    this.read = read; // part number → Promise<Uint8Array>
+    this.hasher = sha256.create();
+    this.next = 1;
+    this.chain = Promise.resolve();
+    this.hex = null;
+  }
+
+  feed(number, bytes) {
+    return this.serial(async () => {
+      await this.upTo(number);
+      if (number === this.next) {
+        this.hasher.update(bytes);
+        this.next += 1;
+      }
+    });
+  }
+
+  // Hex digest once every part up to `count` is in.
+  digest(count) {
+    return this.serial(async () => {
+      if (this.hex === null) {
+        await this.upTo(count + 1);
+        this.hex = hex(this.hasher.digest());
+      }
+      return this.hex;
+    });
+  }
+
+  async upTo(number) {
+    while (this.next < number) {
+      this.hasher.update(await this.read(this.next));
+      this.next += 1;
+    }
+  }
+
+  serial(task) {
+    const result = this.chain.then(task);
+    this.chain = result.catch(() => null);
+    return result;
+  }
 }
 
 // Identifies the same file when the customer selects it again (after a reload).
@@ -148,6 +196,12 @@ export class FileUpload extends EventTarget {
     this.attachment = null;
     this.run = null; // { controller, xhrs, ... } of the current attempt
     this.samples = [];
+    this.whole = new WholeFileHash((number) => this.readPart(number));
+  }
+
+  // Hex SHA-256 of the whole file, once it is known (after completion).
+  get sha256() {
+    return this.whole.hex;
   }
 
   get final() {
@@ -224,7 +278,9 @@ export class FileUpload extends EventTarget {
         await this.sendMissing(run);
         this.setState("completing");
         try {
-          const done = await this.call(run, () => this.api.complete(this.attachment.id));
+          const sha256 = await this.whole.digest(this.attachment.part_count);
+          checkpoint(run);
+          const done = await this.call(run, () => this.api.complete(this.attachment.id, { sha256 }));
           this.adopt(done.attachment);
           return;
         } catch (error) {
@@ -291,6 +347,10 @@ export class FileUpload extends EventTarget {
     return this.file.slice(...partRange(this.attachment.size, this.attachment.part_size, number));
   }
 
+  async readPart(number) {
+    return new Uint8Array(await this.slice(number).arrayBuffer());
+  }
+
   async worker(run) {
     while (run.queue.length && !run.controller.signal.aborted) {
       const number = run.queue.shift();
@@ -305,7 +365,12 @@ export class FileUpload extends EventTarget {
   prepare(run, number, { rehash = false, resign = false } = {}) {
     let entry = run.prepared.get(number);
     if (!entry || rehash) {
-      const sha256 = run.hasher.run(() => sha256Base64(this.slice(number)));
+      // One read of the part serves its own checksum and the whole file's hash.
+      const sha256 = run.hasher.run(async () => {
+        const bytes = await this.readPart(number);
+        await this.whole.feed(number, bytes);
+        return sha256Base64(bytes);
+      });
       entry = { sha256, ticket: sha256.then((sum) => run.signer.sign(number, sum)) };
     } else if (resign) {
       entry = { sha256: entry.sha256, ticket: entry.sha256.then((sum) => run.signer.sign(number, sum)) };
