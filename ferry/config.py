@@ -108,6 +108,9 @@ _SCANNER = frozenset(
         "UPLOAD_ALLOWED_TYPES",
         "NATIVE_PREVIEW_TYPES",
         "NATIVE_PREVIEW_MAX_BYTES",
+        "PREVIEWS_ENABLED",
+        "PREVIEW_TIMEOUT_SECONDS",
+        "PREVIEW_MAX_INPUT_BYTES",
     }
 )
 # users/me and tokens/me answer with the caller's own token: no client secret, no database, no bucket.
