@@ -1,5 +1,6 @@
 """What the agent and the customer are told about a scanned file: the text of its one message to Genesys
-(name, size, type, link) and the native attachment that may go with it.
+(name, size, type, link) and the native attachment that may go with it: the scanner's preview image of
+the file (scanner/previews.py), or else the file itself when Genesys can show it.
 
 A clean file is announced in the customer's Genesys conversation as an inbound message: text naming the
 file and its stable Ferry link, and, when Genesys can show it natively (a small file of a previewable type),
@@ -14,12 +15,13 @@ import dataclasses
 import logging
 
 from ferry.access.refusals import AccessDenied, AccessUnavailable
-from ferry.access.serving import GENESYS_INGEST_URL_SECONDS, presigned_url, served_type
+from ferry.access.serving import GENESYS_INGEST_URL_SECONDS, presigned_url, preview_url, served_type
 from ferry.config import Settings
 from ferry.db import Database
 from ferry.links import file_link
 from ferry.mediatypes import matches
 from ferry.models import Attachment, AttachmentStatus
+from ferry.objects import PREVIEW_TYPE
 from ferry.outbox import Claim, DeliveryDeferred, MessageFinisher
 from ferry.sizes import human_size
 from ferry.storage import ObjectStorage
@@ -96,8 +98,23 @@ def native_attachment(attachment: Attachment, url: str) -> OpenInboundMessageCon
     )
 
 
+def preview_attachment(attachment: Attachment, url: str) -> OpenInboundMessageContent:
+    """The `content[]` element that shows the scanner's preview image of the file in the conversation."""
+    stem = attachment.filename.rsplit(".", 1)[0] or "file"
+    return OpenInboundMessageContent(
+        attachment=OpenContentAttachment(
+            media_type=MediaType.IMAGE,
+            mime=PREVIEW_TYPE,
+            url=url,
+            id=f"{attachment.id}-preview",
+            filename=f"{stem}-preview.png",
+        )
+    )
+
+
 def native_attachment_finisher(settings: Settings, db: Database, storage: ObjectStorage) -> MessageFinisher:
-    """The outbox hook that adds a clean, previewable file's native attachment when its message is sent.
+    """The outbox hook that adds a native attachment when a clean file's message is sent: the scanner's
+    preview image when there is one, else the file itself when Genesys can show it.
 
     The URL is minted per attempt (an entry may be retried hours after it was written) and only through
     the gate that checks the record and the object's tag both say clean. A refusal sends the text and
@@ -109,6 +126,23 @@ def native_attachment_finisher(settings: Settings, db: Database, storage: Object
             attachment = session.get(Attachment, claim.attachment_id)
         if attachment is None or attachment.status != AttachmentStatus.CLEAN:
             return message
+        try:
+            preview = preview_url(
+                storage,
+                attachment,
+                seconds=GENESYS_INGEST_URL_SECONDS,
+                max_seconds=GENESYS_INGEST_URL_SECONDS,
+            )
+        except AccessDenied as exc:
+            log.warning(
+                "clean attachment refused by the presign gate: announced without a preview",
+                extra={"attachment_id": attachment.id, "reason": str(exc.reason)},
+            )
+            return message
+        except AccessUnavailable as exc:
+            raise DeliveryDeferred(f"cannot presign the preview of {attachment.id}: {exc}") from None
+        if preview is not None:
+            return dataclasses.replace(message, content=[preview_attachment(attachment, preview)])
         if not has_native_preview(settings, attachment):
             return message
         try:

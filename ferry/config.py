@@ -108,6 +108,9 @@ _SCANNER = frozenset(
         "UPLOAD_ALLOWED_TYPES",
         "NATIVE_PREVIEW_TYPES",
         "NATIVE_PREVIEW_MAX_BYTES",
+        "PREVIEWS_ENABLED",
+        "PREVIEW_TIMEOUT_SECONDS",
+        "PREVIEW_MAX_INPUT_BYTES",
     }
 )
 # users/me and tokens/me answer with the caller's own token: no client secret, no database, no bucket.
@@ -221,6 +224,9 @@ class Settings:
     upload_abandon_after_hours: int = 24  # `flask uploads expire` aborts unfinished uploads this old
     native_preview_types: tuple[str, ...] = DEFAULT_NATIVE_PREVIEW_TYPES
     native_preview_max_bytes: int = 25 * 1000 * 1000
+    previews_enabled: bool = True  # the scanner makes a preview image of every clean file
+    preview_timeout_seconds: float = 20.0
+    preview_max_input_bytes: int = 64 * MIB  # how much of a clean file the previewer reads
 
     # Chat
     chat_max_message_chars: int = 4000
@@ -364,6 +370,11 @@ class Settings:
             upload_abandon_after_hours=reader.integer("UPLOAD_ABANDON_AFTER_HOURS", 24, minimum=1),
             native_preview_types=reader.names("NATIVE_PREVIEW_TYPES", ",".join(DEFAULT_NATIVE_PREVIEW_TYPES)),
             native_preview_max_bytes=reader.integer("NATIVE_PREVIEW_MAX_BYTES", 25 * 1000 * 1000, minimum=0),
+            previews_enabled=reader.flag("PREVIEWS_ENABLED", True),
+            preview_timeout_seconds=reader.number("PREVIEW_TIMEOUT_SECONDS", 20.0),
+            preview_max_input_bytes=reader.integer(
+                "PREVIEW_MAX_INPUT_BYTES", 64 * MIB, minimum=MIB, maximum=2000 * MIB
+            ),
             chat_max_message_chars=reader.integer("CHAT_MAX_MESSAGE_CHARS", 4000, minimum=1),
             chat_session_hours=reader.integer("CHAT_SESSION_HOURS", 24, minimum=1),
             chat_rate_per_chat=reader.integer("CHAT_RATE_PER_CHAT", 30, minimum=1),

@@ -199,6 +199,8 @@ class Attachment(Base):
     # The ETag of the object served once clean (the scanner's copy, under S3_CLEAN_PREFIX, of the bytes it
     # read): the presign gate serves nothing else.
     served_etag: Mapped[str | None] = mapped_column(String(255))
+    # The key of the preview image the scanner made of the clean copy (None: no preview could be made).
+    preview_key: Mapped[str | None] = mapped_column(String(1024))
     sniffed_type: Mapped[str | None] = mapped_column(String(255))
     signature: Mapped[str | None] = mapped_column(String(255))  # virus name when infected
     engine_version: Mapped[str | None] = mapped_column(String(64))

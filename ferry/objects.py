@@ -4,7 +4,8 @@ scan tags that the presign gate, the bucket policy (template.yaml) and the scann
 - Keys: an attachment's object is `<prefix><attachment id>`, under S3_INCOMING_PREFIX from upload to
   verdict (the only prefix an upload URL addresses), under S3_CLEAN_PREFIX once scanned clean (the
   scanner's copy of the bytes it read, which only the scanner can write: the only objects ever served),
-  and under S3_QUARANTINE_PREFIX once found infected. Never derived from the customer's file name.
+  and under S3_QUARANTINE_PREFIX once found infected. A clean file's preview image is
+  `previews/<attachment id>.png`. Never derived from the customer's file name.
 - Tags: `scan-status` is `pending` from the first byte (the bucket policy refuses any other value on an
   upload) and the attachment's final status after the scan; only `clean` may ever be read.
 """
@@ -54,6 +55,15 @@ def tagged_clean(tags: Mapping[str, str]) -> bool:
 def object_key(prefix: str, attachment_id: str) -> str:
     """The key of an attachment's object under `prefix` (incoming, clean or quarantine)."""
     return f"{prefix}{attachment_id}"
+
+
+PREVIEW_PREFIX = "previews/"
+PREVIEW_TYPE = "image/png"
+
+
+def preview_key(attachment_id: str) -> str:
+    """The key of the preview image the scanner made of a clean attachment (only the scanner writes it)."""
+    return f"{PREVIEW_PREFIX}{attachment_id}.png"
 
 
 def attachment_id_in(key: str, prefix: str) -> str | None:

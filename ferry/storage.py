@@ -120,6 +120,7 @@ class ObjectStorage(Protocol):
     def head(self, key: str) -> ObjectInfo: ...
     def get_tags(self, key: str) -> dict[str, str]: ...
     def put_tags(self, key: str, tags: Mapping[str, str]) -> None: ...
+    def put(self, key: str, body: bytes, *, content_type: str, tags: Mapping[str, str]) -> None: ...
     def read(
         self, key: str, start: int | None = None, end: int | None = None, *, if_match: str | None = None
     ) -> Iterator[bytes]: ...
@@ -337,6 +338,17 @@ class S3Storage:
     def get_tags(self, key: str) -> dict[str, str]:
         answer = self._call("get_object_tagging", Bucket=self.bucket, Key=key)
         return {str(t["Key"]): str(t["Value"]) for t in answer.get("TagSet", [])}
+
+    def put(self, key: str, body: bytes, *, content_type: str, tags: Mapping[str, str]) -> None:
+        """Write a small object (the scanner's preview images), born with its tags."""
+        self._call(
+            "put_object",
+            Bucket=self.bucket,
+            Key=key,
+            Body=body,
+            ContentType=content_type,
+            Tagging=_tagging(tags),
+        )
 
     def put_tags(self, key: str, tags: Mapping[str, str]) -> None:
         self._call(

@@ -60,11 +60,12 @@ from ferry.models import (
     MessageDirection,
     MessageStatus,
 )
-from ferry.objects import ScanTag, attachment_id_in, object_key, status_tags
+from ferry.objects import PREVIEW_TYPE, ScanTag, attachment_id_in, object_key, preview_key, status_tags
 from ferry.outbox import enqueue_message
 from ferry.signatures import freshness_problem
 from ferry.storage import ObjectNotFound, ObjectStorage, StorageError
 from scanner.core import Outcome, OversizePolicy, ScanOptions, Verdict, scan
+from scanner.previews import make_preview, needs_whole_file, previewable
 
 log = logging.getLogger("scanner.pipeline")
 
@@ -186,6 +187,7 @@ class Finding:
     delete_object: bool = False
     etag: str | None = None
     served_etag: str | None = None
+    preview_key: str | None = None
 
 
 def tag_value(text: str) -> str:
@@ -514,10 +516,32 @@ class ScanPipeline:
             served = self.storage.copy(
                 claim.object_key, self._served_key(claim.id), if_match=finding.etag, tags=tags
             )
-            return dataclasses.replace(finding, served_etag=served)
+            preview = self._preview(claim, finding.verdict, finding.size, served)
+            return dataclasses.replace(finding, served_etag=served, preview_key=preview)
         else:
             self.storage.put_tags(claim.object_key, tags)
         return finding
+
+    def _preview(self, claim: Claim, verdict: Verdict, size: int | None, etag: str) -> str | None:
+        """Make and store the preview image of the clean copy (pinned to its ETag); its key, or None when
+        previews are off or the file gives none. Never fails the scan: the file is announced either way."""
+        mime = verdict.effective_type or claim.declared_type
+        if not self.settings.previews_enabled or not previewable(mime) or not size:
+            return None
+        limit = self.settings.preview_max_input_bytes
+        if size > limit and needs_whole_file(mime):
+            return None
+        try:
+            chunks = self.storage.read(self._served_key(claim.id), 0, min(size, limit) - 1, if_match=etag)
+            image = make_preview(chunks, mime, timeout=self.settings.preview_timeout_seconds)
+            if image is None:
+                return None
+            key = preview_key(claim.id)
+            self.storage.put(key, image, content_type=PREVIEW_TYPE, tags=status_tags(AttachmentStatus.CLEAN))
+        except StorageError as exc:
+            log.warning("preview not stored", extra={"attachment_id": claim.id, "error": str(exc)})
+            return None
+        return key
 
     def _served_key(self, attachment_id: str) -> str:
         return object_key(self.settings.s3_clean_prefix, attachment_id)
@@ -541,6 +565,8 @@ class ScanPipeline:
         if finding.served_etag is not None:
             values["object_key"] = self._served_key(claim.id)
             values["served_etag"] = finding.served_etag
+        if finding.preview_key is not None:
+            values["preview_key"] = finding.preview_key
         if verdict.sha256:
             values["sha256"] = verdict.sha256
         if verdict.effective_type:

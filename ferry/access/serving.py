@@ -11,7 +11,7 @@ from collections.abc import Callable
 from ferry.access.refusals import AccessDenied, AccessUnavailable, Reason
 from ferry.mediatypes import UNKNOWN, normalise
 from ferry.models import Attachment, AttachmentStatus
-from ferry.objects import tagged_clean, tagged_status
+from ferry.objects import PREVIEW_TYPE, tagged_clean, tagged_status
 from ferry.storage import ObjectNotFound, ObjectStorage, StorageError
 
 log = logging.getLogger("ferry.access")
@@ -129,6 +129,29 @@ def presigned_url(
             filename=attachment.filename,
             inline=shown_inline is not None,
             content_type=shown_inline or served_type(attachment),
+        )
+    except StorageError as exc:
+        raise AccessUnavailable(Reason.STORAGE_UNAVAILABLE, str(exc)) from None
+
+
+def preview_url(
+    storage: ObjectStorage, attachment: Attachment, *, seconds: int, max_seconds: int = MAX_URL_SECONDS
+) -> str | None:
+    """A fresh presigned GET of the scanner's preview image of a clean attachment, through the same gate
+    as the file itself; None when it has no preview.
+
+    :raise AccessDenied: the attachment is not servable. :raise AccessUnavailable: S3 failed.
+    """
+    if attachment.preview_key is None:
+        return None
+    ensure_servable(storage, attachment)
+    try:
+        return storage.presign_get(
+            attachment.preview_key,
+            expires=max(1, min(seconds, max_seconds, GENESYS_INGEST_URL_SECONDS)),
+            filename=None,
+            inline=True,
+            content_type=PREVIEW_TYPE,
         )
     except StorageError as exc:
         raise AccessUnavailable(Reason.STORAGE_UNAVAILABLE, str(exc)) from None

@@ -34,6 +34,33 @@ def samples() -> dict[str, bytes]:
     }
 
 
+@pytest.fixture(scope="session")
+def media() -> dict[str, bytes]:
+    """Real media a previewer must render: a 3 s H.264 MP4 (PyAV), a 16-bit DICOM image with a gradient
+    (pydicom) and a one-page PDF with a filled square."""
+    return {
+        "mp4": _real_mp4(),
+        "dicom": _dicom(rows=64, columns=48, bits=16),
+        "pdf": _pdf(b"0 0 1 rg 20 20 160 160 re f"),
+    }
+
+
+def _real_mp4(width: int = 320, height: int = 240, seconds: int = 3, rate: int = 24) -> bytes:
+    import av
+    import numpy as np
+
+    out = io.BytesIO()
+    with av.open(out, "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for index in range(seconds * rate):
+            ramp = (np.arange(width, dtype=np.uint16) + index * 3) % 256  # a moving horizontal gradient
+            pixels = np.repeat(np.tile(ramp.astype(np.uint8), (height, 1))[:, :, None], 3, axis=2)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")))
+        container.mux(stream.encode())
+    return out.getvalue()
+
+
 def make_mp4(payload: bytes) -> bytes:
     """An ISO base media file: ftyp, a free box, and an mdat box holding `payload`."""
 
@@ -69,13 +96,16 @@ def _png(width: int = 4, height: int = 4) -> bytes:
     )
 
 
-def _pdf() -> bytes:
-    """A one-page PDF with a correct cross-reference table."""
+def _pdf(drawing: bytes = b"") -> bytes:
+    """A one-page PDF (200 x 200 pt, its page drawn by `drawing`) with a correct cross-reference table."""
+    contents = b" /Contents 4 0 R" if drawing else b""
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200]%s >>" % contents,
     ]
+    if drawing:
+        objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(drawing), drawing))
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for number, body in enumerate(objects, start=1):
@@ -88,8 +118,9 @@ def _pdf() -> bytes:
     return bytes(out)
 
 
-def _dicom() -> bytes:
-    """A DICOM Part 10 file (128-byte preamble, "DICM", file meta) with a 2x2 secondary-capture image."""
+def _dicom(rows: int = 2, columns: int = 2, bits: int = 8) -> bytes:
+    """A DICOM Part 10 file (128-byte preamble, "DICM", file meta) with a secondary-capture image: zeros
+    at 8 bits, a left-to-right gradient otherwise."""
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
     meta.MediaStorageSOPInstanceUID = generate_uid()
@@ -100,11 +131,15 @@ def _dicom() -> bytes:
     ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
     ds.PatientName = "Test^Ferry"
     ds.Modality = "OT"
-    ds.Rows, ds.Columns = 2, 2
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 8, 8, 7
+    ds.Rows, ds.Columns = rows, columns
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = bits, bits, bits - 1
     ds.SamplesPerPixel, ds.PixelRepresentation = 1, 0
     ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.PixelData = bytes(4)
+    if bits == 8:
+        ds.PixelData = bytes(rows * columns)
+    else:
+        row = b"".join(struct.pack("<H", column * 1000) for column in range(columns))
+        ds.PixelData = row * rows
     out = io.BytesIO()
     ds.save_as(out, enforce_file_format=True)
     return out.getvalue()

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
+from PIL import Image
 from sqlalchemy import select, update
 
 from ferry.access.serving import GENESYS_INGEST_URL_SECONDS
@@ -69,6 +72,14 @@ def storage(server_settings: Settings) -> S3Storage:
 @pytest.fixture
 def pipeline(server_settings: Settings, db: Database, storage: S3Storage, clamd: object) -> ScanPipeline:
     return ScanPipeline(server_settings, db, storage, ClamdClient(clamd.address, timeout=60))  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def pipeline_without_previews(
+    server_settings: Settings, db: Database, storage: S3Storage, clamd: object
+) -> ScanPipeline:
+    settings = dataclasses.replace(server_settings, previews_enabled=False)
+    return ScanPipeline(settings, db, storage, ClamdClient(clamd.address, timeout=60))  # type: ignore[attr-defined]
 
 
 @pytest.fixture
@@ -141,7 +152,7 @@ CLEAN = [
 
 @pytest.mark.parametrize(("kind", "filename", "mime", "media_type"), CLEAN)
 def test_clean_files_are_injected_with_schema_valid_payloads(
-    pipeline: ScanPipeline,
+    pipeline_without_previews: ScanPipeline,
     delivery: OutboxDelivery,
     standin: StandinServer,
     db: Database,
@@ -156,7 +167,7 @@ def test_clean_files_are_injected_with_schema_valid_payloads(
     chat_id = new_chat(db, nickname="Jane")
     attachment_id = add_attachment(db, storage, chat_id, data, filename=filename, declared_type=mime)
 
-    assert pipeline.handle_message(s3_event(f"incoming/{attachment_id}")).detail == "clean"
+    assert pipeline_without_previews.handle_message(s3_event(f"incoming/{attachment_id}")).detail == "clean"
     deliver_all(delivery)
 
     message = the_message(standin, attachment_id)  # the stand-in accepted it: the payload is schema-valid
@@ -188,6 +199,76 @@ def test_clean_files_are_injected_with_schema_valid_payloads(
     assert query["X-Amz-Expires"] == [str(GENESYS_INGEST_URL_SECONDS)]  # at least 15 minutes to ingest it
     stored = fetched(standin, attachment_id)  # Genesys fetched the bytes through the presigned URL
     assert (stored["status"], stored["size"], stored["sha256"]) == ("delivered", len(data), done.sha256)
+
+
+PREVIEWED = [
+    ("mp4", "walkaround.mp4", "video/mp4", (320, 240)),
+    ("dicom", "knee.dcm", "application/dicom", (48, 64)),
+    ("pdf", "claim.pdf", "application/pdf", (400, 400)),
+]
+
+
+@pytest.mark.parametrize(("kind", "filename", "mime", "dimensions"), PREVIEWED)
+def test_real_media_reach_the_agent_with_a_preview_image_as_the_native_attachment(
+    pipeline: ScanPipeline,
+    delivery: OutboxDelivery,
+    standin: StandinServer,
+    db: Database,
+    storage: S3Storage,
+    media: dict[str, bytes],
+    kind: str,
+    filename: str,
+    mime: str,
+    dimensions: tuple[int, int],
+) -> None:
+    attachment_id = add_attachment(
+        db, storage, new_chat(db), media[kind], filename=filename, declared_type=mime
+    )
+
+    assert pipeline.handle_message(s3_event(f"incoming/{attachment_id}")).detail == "clean"
+    deliver_all(delivery)
+
+    payload = the_message(standin, attachment_id)["payload"]  # accepted: schema-valid
+    assert payload["text"].endswith(f"http://ferry.test/files/{attachment_id}")  # the link opens the file
+    [content] = payload["content"]
+    native = content["attachment"]
+    stem = filename.rsplit(".", 1)[0]
+    assert {k: v for k, v in native.items() if k != "url"} == {
+        "mediaType": "Image",
+        "mime": "image/png",
+        "filename": f"{stem}-preview.png",
+        "id": f"{attachment_id}-preview",
+    }
+    stored = fetched(standin, attachment_id)  # Genesys fetched the preview through the presigned URL
+    png = requests.get(native["url"], timeout=10).content
+    assert (stored["status"], stored["sha256"]) == ("delivered", hashlib.sha256(png).hexdigest())
+    with Image.open(io.BytesIO(png)) as image:
+        assert (image.format, image.size) == ("PNG", dimensions)
+        low, high = image.convert("L").getextrema()
+    assert high > low  # a picture, not a blank: the DICOM gradient is windowed across the display range
+    assert attachment(db, attachment_id).preview_key == f"previews/{attachment_id}.png"
+
+
+def test_a_corrupt_video_still_gets_its_link_message_without_a_preview(
+    pipeline: ScanPipeline,
+    delivery: OutboxDelivery,
+    standin: StandinServer,
+    db: Database,
+    storage: S3Storage,
+    mp4_with: Callable[[bytes], bytes],
+) -> None:
+    corrupt = mp4_with(bytes(range(256)) * 64)  # an MP4's boxes around bytes no decoder reads
+    attachment_id = add_attachment(
+        db, storage, new_chat(db), corrupt, filename="broken.mp4", declared_type="video/mp4"
+    )
+
+    assert pipeline.handle_message(s3_event(f"incoming/{attachment_id}")).detail == "clean"
+    deliver_all(delivery)
+
+    payload = the_message(standin, attachment_id)["payload"]
+    assert payload["text"].endswith(f"http://ferry.test/files/{attachment_id}")
+    assert all(c["attachment"]["mime"] != "image/png" for c in payload.get("content", []))
+    assert attachment(db, attachment_id).preview_key is None
 
 
 def test_the_native_url_is_minted_when_sent_not_when_queued(
