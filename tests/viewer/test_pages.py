@@ -162,10 +162,11 @@ def test_content_redirects_to_a_fresh_inline_url_that_lives_five_minutes(
     ]
 
 
-def test_a_click_costs_one_select_and_one_insert(
+def test_a_click_costs_one_select_and_the_audit_rows_two_statements(
     login: Login, client: FlaskClient, services: Services
 ) -> None:
-    """The hot path: the session, attachment and grant in one select; the audit row in one insert."""
+    """The hot path: the session, attachment and grant in one select; the audit row in an update that takes
+    its place in the hash chain and one insert."""
     attachment = add_attachment(services)
     login("reviewer")
     assert client.get(f"/files/{attachment.id}/download").status_code == 302  # the tag is confirmed clean
@@ -180,7 +181,7 @@ def test_a_click_costs_one_select_and_one_insert(
     finally:
         event.remove(services.db.engine, "before_cursor_execute", seen)
 
-    assert statements == ["SELECT", "INSERT"]
+    assert statements == ["SELECT", "UPDATE", "INSERT"]
 
 
 def test_download_keeps_the_original_name_safely_encoded(
