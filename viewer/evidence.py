@@ -71,7 +71,8 @@ def collect(db: Database, storage: ObjectStorage, conversation_id: str, exported
     included: list[tuple[Attachment, str]] = []
     files = []
     for n, attachment in enumerate(attachments, start=1):
-        name, left_out = f"{FILES_DIR}/{n:03d}-{attachment.filename}", _left_out(storage, attachment)
+        flat = attachment.filename.replace("/", "_").replace("\\", "_")  # one level: no path out of files/
+        name, left_out = f"{FILES_DIR}/{n:03d}-{flat}", _left_out(storage, attachment)
         if left_out is None:
             included.append((attachment, name))
         files.append(_entry(attachment, name if left_out is None else None, left_out, by_file[attachment.id]))
