@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, func, select, update
 
 from ferry.access.identity import Identity
 from ferry.db import Database, table_of, utcnow
@@ -126,10 +126,51 @@ def record(
         "ip": _clip(requester.ip, 64),
         "user_agent": _clip(requester.user_agent, 512),
     }
+    if db.is_sqlite:
+        # One statement, as before the chain: it holds SQLite's write lock only while it runs, where a
+        # transaction of two would hold it across a round trip and make the other writers poll for it.
+        with db.autocommit() as connection:
+            info = connection.connection.info
+            if SQLITE_HASH not in info:
+                connection.connection.driver_connection.create_function(  # type: ignore[union-attr]
+                    SQLITE_HASH, len(CHAINED_FIELDS), _sqlite_row_hash, deterministic=True
+                )
+                info[SQLITE_HASH] = True
+            connection.execute(_SQLITE_APPEND, values)
+        return
     with db.engine.begin() as connection:
         values["seq"], values["prev_hash"] = connection.execute(_TAKE_PLACE).one()
         values["row_hash"] = row_hash(values)
         connection.execute(_AUDIT_INSERT, values)
+
+
+SQLITE_HASH = "ferry_audit_row_hash"
+_VALUE_FIELDS = [f for f in CHAINED_FIELDS if f not in ("seq", "prev_hash")]
+_NEXT_SEQ = _CHAIN.c.seq + 1
+_BOUND = {f: bindparam(f, type_=_AUDIT.c[f].type) for f in _VALUE_FIELDS}
+# On SQLite the row takes its place, its predecessor's hash and its own hash in its INSERT (the hash by
+# SQLITE_HASH, this module's row_hash registered on the connection); the trigger moves the head.
+_SQLITE_APPEND = _AUDIT.insert().from_select(
+    [*_VALUE_FIELDS, "seq", "prev_hash", "row_hash"],
+    select(
+        *(_BOUND[f] for f in _VALUE_FIELDS),
+        _NEXT_SEQ,
+        _CHAIN.c.last_hash,
+        func.ferry_audit_row_hash(
+            *(
+                _NEXT_SEQ if f == "seq" else _CHAIN.c.last_hash if f == "prev_hash" else _BOUND[f]
+                for f in CHAINED_FIELDS
+            )
+        ),
+    ).where(_CHAIN.c.id == CHAIN_ID),
+)
+
+
+def _sqlite_row_hash(*values: Any) -> str:
+    """row_hash over SQLite's stored values (`at` as SQLAlchemy stores it: UTC, without its zone)."""
+    row = dict(zip(CHAINED_FIELDS, values, strict=True))
+    row["at"] = datetime.fromisoformat(row["at"]).replace(tzinfo=UTC)
+    return row_hash(row)
 
 
 @dataclass(frozen=True)

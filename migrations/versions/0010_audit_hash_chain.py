@@ -78,7 +78,7 @@ def upgrade() -> None:
             """
             CREATE FUNCTION access_audit_chain_head() RETURNS trigger AS $$
             BEGIN
-                UPDATE audit_chain SET last_hash = NEW.row_hash WHERE id = 1;
+                UPDATE audit_chain SET seq = NEW.seq, last_hash = NEW.row_hash WHERE id = 1;
                 RETURN NEW;
             END;
             $$ LANGUAGE plpgsql
@@ -91,7 +91,7 @@ def upgrade() -> None:
     else:
         op.execute(
             "CREATE TRIGGER access_audit_chain_head AFTER INSERT ON access_audit "
-            "BEGIN UPDATE audit_chain SET last_hash = NEW.row_hash WHERE id = 1; END"
+            "BEGIN UPDATE audit_chain SET seq = NEW.seq, last_hash = NEW.row_hash WHERE id = 1; END"
         )
     append_only.upgrade()
 
