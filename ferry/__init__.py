@@ -99,11 +99,12 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_commands(app: Flask) -> None:
     from ferry.attachments import uploads_cli
-    from ferry.cli import db_cli, storage_cli
+    from ferry.cli import audit_cli, db_cli, storage_cli
     from ferry.genesys_commands import genesys_cli
 
     app.cli.add_command(db_cli)
     app.cli.add_command(storage_cli)
+    app.cli.add_command(audit_cli)
     from ferry.outbox import outbox_cli
 
     app.cli.add_command(outbox_cli)

@@ -1,4 +1,5 @@
-"""Operator commands: `flask db ...` (schema migrations) and `flask storage ...` (bucket set-up)."""
+"""Operator commands: `flask db ...` (schema migrations), `flask storage ...` (bucket set-up) and
+`flask audit ...` (the access audit's hash chain)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from alembic import command
 from alembic.config import Config
 from flask.cli import AppGroup
 
+from ferry.access import audit
 from ferry.services import get_services
 from ferry.storage import queue_policy
 
@@ -18,6 +20,7 @@ SCAN_VISIBILITY_TIMEOUT = 900
 
 db_cli = AppGroup("db", help="Database schema migrations (Alembic).")
 storage_cli = AppGroup("storage", help="S3 bucket and scan queue set-up.")
+audit_cli = AppGroup("audit", help="The access audit log.")
 
 
 def alembic_config(database_url: str) -> Config:
@@ -95,3 +98,16 @@ def storage_init(create: bool | None, abort_after_days: int) -> None:
 def storage_show() -> None:
     """Print the bucket's CORS, notification and lifecycle configuration."""
     click.echo(json.dumps(get_services().storage.describe_configuration(), indent=2, default=str))
+
+
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Check the audit log's hash chain: exit 1 naming the first row changed, removed or inserted out of
+    order, else say it is intact and how many rows it holds."""
+    report = audit.verify(get_services().db)
+    if not report.intact:
+        click.echo(
+            f"audit log NOT intact: {report.problem} ({report.count} rows checked before it)", err=True
+        )
+        raise SystemExit(1)
+    click.echo(f"audit log intact: {report.count} rows, newest hash {report.head_hash}")

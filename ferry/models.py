@@ -334,6 +334,24 @@ class AccessAudit(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(Text)
+    # The hash chain (ferry.access.audit): the row's place in it, the hash of the row before it and the
+    # SHA-256 of this row's canonical form, which covers both.
+    seq: Mapped[int] = mapped_column(BigInteger, index=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    row_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditChain(Base):
+    """The head of the audit's hash chain: one row, locked by every writer to take the next place.
+
+    `seq` and `last_hash` are those of the newest audit row (a database trigger keeps `last_hash` in
+    step with each insert), so a writer learns its predecessor's hash in the statement that locks."""
+
+    __tablename__ = "audit_chain"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    last_hash: Mapped[str] = mapped_column(String(64))
 
 
 class RateCounter(Base):

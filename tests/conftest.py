@@ -15,15 +15,17 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from moto import mock_aws
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, text, update
 
 from devstack.browser import CHROMIUM, CHROMIUM_ARGS
 from devstack.clamd import TEST_SIGNATURES, ClamdProcess, ensure_clamd
 from devstack.s3 import Credentials, S3Emulator
 from ferry import create_app
+from ferry.access.audit import CHAIN_ID, GENESIS
 from ferry.cli import upgrade_database
 from ferry.config import Settings
-from ferry.db import Base, Database
+from ferry.db import Base, Database, table_of
+from ferry.models import AuditChain
 from ferry.queues import SqsQueue
 from ferry.services import Services
 from ferry.storage import S3Storage, queue_policy
@@ -81,10 +83,14 @@ def database_url(_migrated_database: str, tmp_path: Path) -> str:
         shutil.copyfile(_migrated_database[len("sqlite:///") :], copy)
         return f"sqlite:///{copy}"
     engine = create_engine(_migrated_database)
-    tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+    tables = ", ".join(table.name for table in Base.metadata.sorted_tables if table.name != "audit_chain")
     with engine.begin() as connection:
-        # TRUNCATE does not fire the audit log's row triggers, so it can empty that table too.
+        # TRUNCATE does not fire the audit log's row triggers, so it can empty that table too; the chain's
+        # head goes back to where the migration leaves an empty log.
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        connection.execute(
+            update(table_of(AuditChain)).values(seq=0, last_hash=GENESIS).where(AuditChain.id == CHAIN_ID)
+        )
     engine.dispose()
     return _migrated_database
 

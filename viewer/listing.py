@@ -17,6 +17,7 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
+from ferry.access.audit import CHAINED_FIELDS
 from ferry.config import DOCUMENT_TYPES
 from ferry.db import Database
 from ferry.models import AccessAudit, Attachment, AttachmentStatus, AuditOutcome, Chat
@@ -265,18 +266,8 @@ def list_audit(db: Database, filters: AuditFilters) -> Page[AccessAudit]:
     return Page(rows=rows[:PAGE_SIZE], page=filters.page, has_next=len(rows) > PAGE_SIZE)
 
 
-CSV_COLUMNS = (
-    "id",
-    "at",
-    "user_id",
-    "user_name",
-    "attachment_id",
-    "action",
-    "outcome",
-    "reason",
-    "ip",
-    "user_agent",
-)
+# Every field a row's hash covers, and the hash: the CSV can be checked against the chain offline.
+CSV_COLUMNS = ("id", *CHAINED_FIELDS, "row_hash")
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%")
 

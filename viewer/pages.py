@@ -20,7 +20,7 @@ from ferry.access.serving import DICOM_TYPES, inline_type, read_head, served_typ
 from ferry.links import FILE_RULE, FILES_PATH
 from ferry.models import Attachment, AttachmentStatus, AuditOutcome, Chat
 from ferry.sizes import human_size
-from viewer import dicom, listing
+from viewer import dicom, evidence, listing
 from viewer.blueprint import bp
 from viewer.sessions import Viewer
 from viewer.web import (
@@ -196,6 +196,37 @@ def conversation(viewer: Viewer, conversation_id: str) -> ViewResult:
         conversation_id=conversation_id,
         attachments=attachments,
         status_text=STATUS_TEXT,
+    )
+
+
+@bp.get("/conversations/<conversation_id>/evidence.zip")
+@signed_in(Action.EVIDENCE)
+def conversation_evidence(viewer: Viewer, conversation_id: str) -> ViewResult | Response:
+    """Reviewers only: the conversation's files and their manifest (hashes, verdicts, access history),
+    one ZIP streamed straight from S3."""
+    svc = services()
+    if not viewer.identity.can(Access.REVIEWER):
+        audit(
+            Action.EVIDENCE,
+            AuditOutcome.DENIED,
+            identity=viewer.identity,
+            reason=f"{Reason.NO_ROLE}: conversation={conversation_id[:64]}",
+        )
+        return message(403, "No access", "Only reviewers can export the evidence of a conversation.")
+    try:
+        conversation_id = parse_id(conversation_id)
+    except AccessDenied as denied:
+        audit(Action.EVIDENCE, AuditOutcome.DENIED, identity=viewer.identity, reason=str(denied.reason))
+        return not_available()
+    collected = evidence.collect(svc.db, svc.storage, conversation_id, viewer.identity)
+    evidence.audit_export(svc.db, viewer.identity, collected, conversation_id, requester())
+    entries = evidence.members(
+        collected, svc.storage, lambda manifest: render_template("viewer/evidence.html", manifest=manifest)
+    )
+    return Response(
+        stream_with_context(evidence.stream_zip(entries)),
+        mimetype="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="ferry-evidence-{conversation_id}.zip"'},
     )
 
 

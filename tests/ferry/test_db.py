@@ -11,6 +11,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import DatabaseError
 
+from ferry.access.audit import Action, record
 from ferry.db import Base, Database, utcnow
 from ferry.models import AccessAudit, AppendOnlyError, Attachment, AttachmentStatus, AuditOutcome, Chat
 
@@ -47,11 +48,9 @@ def test_naive_timestamps_are_refused(database_url: str) -> None:
 
 
 def _audit(database: Database) -> int:
+    record(database, action=Action.VIEW, outcome=AuditOutcome.ALLOWED, user_id="u1", attachment_id="a1")
     with database.session() as session:
-        row = AccessAudit(user_id="u1", attachment_id="a1", action="view", outcome=AuditOutcome.ALLOWED)
-        session.add(row)
-        session.flush()
-        return row.id
+        return session.scalars(select(AccessAudit.id)).one()
 
 
 def test_audit_rows_cannot_be_changed_through_the_orm(database_url: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import pytest
@@ -17,6 +18,7 @@ from ferry.config import Settings
 from ferry.services import Services
 from genesys.client import GenesysClient
 from genesys_standin.server import StandinServer
+from tests.viewer.live import LiveFerry
 from tests.viewer.world import World
 
 GENESYS_APPS = "https://apps.mypurecloud.ie"
@@ -109,3 +111,12 @@ def login(client: FlaskClient, world: World) -> Login:
         return client.get(f"{callback.path}?{callback.query}")
 
     return sign_in
+
+
+@pytest.fixture
+def live(
+    database_url: str, tmp_path: Path, moto_reset: str, standin_server: StandinServer
+) -> Iterator[LiveFerry]:
+    """Ferry serving real HTTP from this process (for browsers, and for reading the app's own RSS)."""
+    with LiveFerry.build(database_url, tmp_path, moto_reset, standin_server.base_url) as server:
+        yield server

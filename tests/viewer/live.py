@@ -13,19 +13,22 @@ from tests.serving import LiveServer
 from tests.viewer.world import World
 
 
+def live_environ(database_url: str, tmp_path: Path, moto: str, world: World, port: int) -> dict[str, str]:
+    """The environment of a Ferry serving on `port` against moto and the stand-in (also for a subprocess)."""
+    return {
+        **base_environ(database_url, tmp_path),
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        **moto_environ(moto),
+        "AWS_REGION": REGION,
+        "GENESYS_API_BASE_URL": world.base_url,
+        "GENESYS_LOGIN_BASE_URL": world.base_url,
+        # Pages served by the moto server play the Genesys agent UI that frames Ferry.
+        "GENESYS_HOST_ORIGINS": moto,
+    }
+
+
 def live_settings(database_url: str, tmp_path: Path, moto: str, world: World, port: int) -> Settings:
-    return Settings.from_env(
-        {
-            **base_environ(database_url, tmp_path),
-            "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-            **moto_environ(moto),
-            "AWS_REGION": REGION,
-            "GENESYS_API_BASE_URL": world.base_url,
-            "GENESYS_LOGIN_BASE_URL": world.base_url,
-            # Pages served by the moto server play the Genesys agent UI that frames Ferry.
-            "GENESYS_HOST_ORIGINS": moto,
-        }
-    )
+    return Settings.from_env(live_environ(database_url, tmp_path, moto, world, port))
 
 
 class LiveFerry(LiveServer):

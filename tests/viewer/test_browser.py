@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
@@ -29,14 +28,6 @@ pytestmark = pytest.mark.browser
 def browser(chromium: Browser) -> Browser:
     """The session's Chromium (one Playwright instance per session)."""
     return chromium
-
-
-@pytest.fixture
-def live(
-    database_url: str, tmp_path: Path, moto_reset: str, standin_server: StandinServer
-) -> Iterator[LiveFerry]:
-    with LiveFerry.build(database_url, tmp_path, moto_reset, standin_server.base_url) as server:
-        yield server
 
 
 @pytest.fixture

@@ -168,6 +168,8 @@ def test_the_audit_filters_and_exports_without_formula_injection(
     assert "u-evil" in page and "=HYPERLINK(&#34;http://evil&#34;" in page
     assert rows[0] == [
         "id",
+        "seq",
+        "prev_hash",
         "at",
         "user_id",
         "user_name",
@@ -177,11 +179,13 @@ def test_the_audit_filters_and_exports_without_formula_injection(
         "reason",
         "ip",
         "user_agent",
+        "row_hash",
     ]
     [row] = rows[1:]
-    assert row[3] == '\'=HYPERLINK("http://evil","x")'
-    assert row[4] == "'@SUM(1+1)" and row[7] == "'-2+3" and row[9].startswith("'+cmd")
-    assert row[5:7] == ["view", "denied"]
+    assert row[5] == '\'=HYPERLINK("http://evil","x")'
+    assert row[6] == "'@SUM(1+1)" and row[9] == "'-2+3" and row[11].startswith("'+cmd")
+    assert row[7:9] == ["view", "denied"]
+    assert row[1] == "1" and row[2] == "0" * 64 and len(row[12]) == 64
 
 
 def test_the_audit_records_its_own_use(login: Login, client: FlaskClient, services: Services) -> None:
@@ -191,7 +195,7 @@ def test_the_audit_records_its_own_use(login: Login, client: FlaskClient, servic
 
     rows = audit_csv(client, "?action=audit_export")
 
-    assert [r[5] for r in rows[1:]] == ["audit_export", "audit_export"]
+    assert [r[7] for r in rows[1:]] == ["audit_export", "audit_export"]
     with services.db.session() as session:
         actions = [r.action for r in session.scalars(select(AccessAudit).order_by(AccessAudit.id))]
     assert actions == ["login", "audit", "audit_export", "audit_export"]
