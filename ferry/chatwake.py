@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import weakref
 from dataclasses import dataclass, field
 
@@ -27,11 +28,14 @@ from ferry.models import ChatChange
 log = logging.getLogger(__name__)
 
 CHANNEL = "ferry_chat"
+LISTENER_NAME = "ferry-chat-wake"
 # Sequence values can commit out of order on PostgreSQL: re-read this many ids behind the newest seen.
 LOOKBACK_IDS = 500
 # The change log is only read forwards; rows this far behind the newest are deleted now and then.
 KEEP_IDS = 100_000
 RECONNECT_MAX_SECONDS = 5.0
+# How long the listener blocks at a time (no query is sent): bounds how long stop() waits for it.
+LISTEN_SLICE_SECONDS = 0.5
 _ALL: weakref.WeakSet[ChatWake] = weakref.WeakSet()
 
 
@@ -115,6 +119,9 @@ class ChatWake:
         """End every stream now (SIGTERM: gunicorn's graceful shutdown must not wait for them)."""
         self._stopping.set()
         self.wake()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=LISTEN_SLICE_SECONDS * 4)
 
     def _start(self) -> None:
         if self._thread is None or not self._thread.is_alive():
@@ -136,18 +143,19 @@ class ChatWake:
                 self._close_listener()
                 self._stopping.wait(backoff)
                 backoff = min(backoff * 2, RECONNECT_MAX_SECONDS)
+        self._close_listener()
 
     def _listen(self) -> None:
         """Hold the process's listening connection, reading the change log between notifications."""
         if self._listener is None:
             url = make_url(self.db.url).set(drivername="postgresql").render_as_string(hide_password=False)
-            self._listener = psycopg.connect(url, autocommit=True)
+            self._listener = psycopg.connect(url, autocommit=True, application_name=LISTENER_NAME)
             self._listener.execute(f"LISTEN {CHANNEL}")
             self._catch_up()  # what changed while not listening
-        for note in self._listener.notifies(timeout=self.safety_poll_seconds):
-            self.wake({note.payload})
-            if self._stopping.is_set():
-                return
+        until = time.monotonic() + self.safety_poll_seconds
+        while not self._stopping.is_set() and time.monotonic() < until:
+            for note in self._listener.notifies(timeout=LISTEN_SLICE_SECONDS):
+                self.wake({note.payload})
 
     def _close_listener(self) -> None:
         listener, self._listener = self._listener, None
