@@ -22,12 +22,15 @@ errorlog = "-"
 
 def post_worker_init(worker):
     """On SIGTERM end the event streams first, so the graceful shutdown does not wait for them."""
+    import threading
+
     from ferry.chatwake import stop_all
 
     previous = signal.getsignal(signal.SIGTERM)
 
     def handle_term(sig, frame):
-        stop_all()
+        # Not in the handler itself: stopping waits for the listener, and gevent forbids blocking here.
+        threading.Thread(target=stop_all, daemon=True).start()
         if callable(previous):
             previous(sig, frame)
 
