@@ -330,6 +330,7 @@ def database(kind: str, work: Path) -> Iterator[tuple[str, str | None]]:
     if kind == "sqlite":
         yield f"sqlite:///{work / 'ferry.sqlite3'}", None
         return
+    work.chmod(0o755)  # the cluster runs as the postgres user
     url = postgres.start(work / "pg").replace("postgresql://", "postgresql+psycopg://", 1)
     try:
         yield url, url
