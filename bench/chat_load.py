@@ -61,11 +61,14 @@ def _seen(*_args):
 event.listen(Engine, "before_cursor_execute", _seen)
 def _write():
     path = os.path.join(os.environ["FERRY_BENCH_COUNT_DIR"], str(os.getpid()))
+    _count[0] = 0
     while True:
         with open(path + ".tmp", "w") as f:
             f.write(str(_count[0]))
         os.replace(path + ".tmp", path)
         time.sleep(0.2)
+# gunicorn forks its workers after importing this: each child needs its own writer.
+os.register_at_fork(after_in_child=lambda: threading.Thread(target=_write, daemon=True).start())
 threading.Thread(target=_write, daemon=True).start()
 """
 

@@ -129,22 +129,25 @@ def run(stream: ChatStream, wake: ChatWake, waiter: Waiter) -> Iterator[str]:
     yield "retry: 1000\n\n"
     yield from stream.opening()
     last_write = time.monotonic()
+    woken = True
     while not wake.stopping and time.monotonic() < deadline:
-        waiter.event.clear()  # before reading, so a change committed meanwhile wakes the next wait
-        events, live = stream.poll()
-        if events:
-            yield "".join(events)
-            last_write = time.monotonic()
-        if not live:
-            return
+        if woken:  # a heartbeat alone reads nothing: an idle stream costs the database nothing
+            waiter.event.clear()  # before reading, so a change committed meanwhile wakes the next wait
+            events, live = stream.poll()
+            if events:
+                yield "".join(events)
+                last_write = time.monotonic()
+            if not live:
+                return
         now = time.monotonic()
         if now - last_write >= HEARTBEAT_SECONDS:
             yield ": keep-alive\n\n"
             last_write = now
         timeout = min(deadline - now, last_write + HEARTBEAT_SECONDS - now)
-        if stream.typing_ends_in is not None:
-            timeout = min(timeout, stream.typing_ends_in + 0.05)
-        waiter.event.wait(max(0.0, timeout))
+        lapses = stream.typing_ends_in is not None and stream.typing_ends_in < timeout
+        if lapses and stream.typing_ends_in is not None:  # the indicator goes off without any write
+            timeout = stream.typing_ends_in + 0.05
+        woken = waiter.event.wait(max(0.0, timeout)) or lapses
 
 
 @bp.get(f"{API}/events")
