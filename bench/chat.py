@@ -1,8 +1,8 @@
 """Chat relay benchmark: round-trip latency through Ferry, customer → Genesys and agent → widget.
 
-Starts its own Genesys stand-in (`python -m genesys_standin`), Ferry under gunicorn (gthread, 2 workers)
-and `python -m ferry.worker` on a fresh SQLite database, all with their default timings, then drives the
-widget's HTTP API and event stream directly:
+Starts its own Genesys stand-in (`python -m genesys_standin`), Ferry under gunicorn (shipped config,
+2 workers) and `python -m ferry.worker` on a fresh SQLite database, all with their default timings, then
+drives the widget's HTTP API and event stream directly:
 
 - customer → stand-in: from the start of POST /chat/api/messages to the time the stand-in stamped the
   message it received (store, outbox, worker, Genesys call);
@@ -31,6 +31,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -211,6 +212,73 @@ def report(name: str, values: list[float], reference: list[float] | None = None)
     return ok
 
 
+@dataclass
+class Deployed:
+    """The stack as deployed: stand-in, gunicorn (shipped config, 2 workers) and the outbox worker."""
+
+    standin: str
+    ferry: str
+    integration_id: str
+    agent_id: str
+    gunicorn: subprocess.Popen[bytes]
+
+
+@contextmanager
+def deployed(
+    work: Path, logs: Path, database_url: str, extra_env: dict[str, str] | None = None
+) -> Iterator[Deployed]:
+    """Start the stand-in, then Ferry under gunicorn and `python -m ferry.worker` on `database_url`
+    (migrated here), with their default timings; stop them all at the end."""
+    standin_port, ferry_port = free_port(), free_port()
+    standin = f"http://127.0.0.1:{standin_port}"
+    ferry = f"http://127.0.0.1:{ferry_port}"
+    upgrade_database(database_url)
+    base_env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "PYTHONUNBUFFERED": "1"}
+    standin_env = {**base_env, "STANDIN_RATE_LIMIT_PER_MINUTE": "0"}
+    logs.mkdir(parents=True, exist_ok=True)
+    standin_argv = [
+        sys.executable,
+        "-m",
+        "genesys_standin",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(standin_port),
+    ]
+    with process("standin", standin_argv, standin_env, logs):
+        wait_http(f"{standin}/_control/settings")
+        integration_id, agent_id = seed(standin, ferry)
+        ferry_env = {
+            **base_env,
+            "FERRY_ENV": "development",
+            "FERRY_INSTANCE_PATH": str(work / "instance"),
+            "DATABASE_URL": database_url,
+            "PUBLIC_BASE_URL": ferry,
+            "GENESYS_API_BASE_URL": standin,
+            "GENESYS_LOGIN_BASE_URL": standin,
+            "GENESYS_INTEGRATION_ID": integration_id,
+            "CHAT_RATE_PER_CHAT": "100000",
+            "CHAT_RATE_PER_IP": "100000",
+            "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
+            "PORT": str(ferry_port),
+            "WEB_CONCURRENCY": "2",
+            **(extra_env or {}),
+        }
+        gunicorn = [
+            str(BIN / "gunicorn"),
+            "--config",
+            "gunicorn.conf.py",
+            "--bind",
+            f"127.0.0.1:{ferry_port}",
+        ]
+        with (
+            process("gunicorn", [*gunicorn, "wsgi:app"], ferry_env, logs) as web,
+            process("worker", [sys.executable, "-m", "ferry.worker"], ferry_env, logs),
+        ):
+            wait_http(f"{ferry}/healthz")
+            yield Deployed(standin, ferry, integration_id, agent_id, web)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=200)
@@ -220,52 +288,8 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="ferry-bench-chat-") as tmp:
         work = Path(tmp)
-        standin_port, ferry_port = free_port(), free_port()
-        standin = f"http://127.0.0.1:{standin_port}"
-        ferry = f"http://127.0.0.1:{ferry_port}"
-        database_url = f"sqlite:///{work / 'ferry.sqlite3'}"
-        upgrade_database(database_url)
-        base_env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "PYTHONUNBUFFERED": "1"}
-        standin_env = {**base_env, "STANDIN_RATE_LIMIT_PER_MINUTE": "0"}
-        logs = args.logs or work
-        logs.mkdir(parents=True, exist_ok=True)
-        with process(
-            "standin",
-            [sys.executable, "-m", "genesys_standin", "--host", "127.0.0.1", "--port", str(standin_port)],
-            standin_env,
-            logs,
-        ):
-            wait_http(f"{standin}/_control/settings")
-            integration_id, agent_id = seed(standin, ferry)
-            ferry_env = {
-                **base_env,
-                "FERRY_ENV": "development",
-                "FERRY_INSTANCE_PATH": str(work / "instance"),
-                "DATABASE_URL": database_url,
-                "PUBLIC_BASE_URL": ferry,
-                "GENESYS_API_BASE_URL": standin,
-                "GENESYS_LOGIN_BASE_URL": standin,
-                "GENESYS_INTEGRATION_ID": integration_id,
-                "CHAT_RATE_PER_CHAT": "100000",
-                "CHAT_RATE_PER_IP": "100000",
-                "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),
-                "PORT": str(ferry_port),
-                "WEB_CONCURRENCY": "2",
-            }
-            gunicorn = [
-                str(BIN / "gunicorn"),
-                "--config",
-                "gunicorn.conf.py",
-                "--bind",
-                f"127.0.0.1:{ferry_port}",
-                "wsgi:app",
-            ]
-            with (
-                process("gunicorn", gunicorn, ferry_env, logs),
-                process("worker", [sys.executable, "-m", "ferry.worker"], ferry_env, logs),
-            ):
-                wait_http(f"{ferry}/healthz")
-                return run(args, standin, ferry, integration_id, agent_id)
+        with deployed(work, args.logs or work, f"sqlite:///{work / 'ferry.sqlite3'}") as stack:
+            return run(args, stack.standin, stack.ferry, stack.integration_id, stack.agent_id)
 
 
 def run(args: argparse.Namespace, standin: str, ferry: str, integration_id: str, agent_id: str) -> int:
@@ -312,7 +336,7 @@ def run(args: argparse.Namespace, standin: str, ferry: str, integration_id: str,
 
     print(
         f"chat relay: {args.messages} messages each way, one every {args.interval * 1000:.0f} ms, "
-        "gunicorn gthread x2 + worker, SQLite"
+        "gunicorn (shipped config) x2 + worker, SQLite"
     )
     ok = report("customer -> stand-in", customer, reference_inbound(standin, integration_id, 50))
     ok = report("agent -> widget", agent, webhook_round_trips(standin)) and ok

@@ -235,8 +235,10 @@ class Settings:
     chat_rate_per_ip: int = 120  # chat API writes per client IP per minute
     chat_starts_per_ip: int = 20  # new chats per client IP per hour
     chat_typing_indicators: bool = True
-    chat_stream_poll_seconds: float = 0.25
-    chat_stream_seconds: float = 50.0
+    chat_stream_poll_seconds: float = 0.4  # SQLite: how often each process reads the change log
+    chat_stream_seconds: float = 600.0
+    chat_safety_poll_seconds: float = 5.0  # PostgreSQL: the change log, in case a notification was missed
+    chat_max_streams: int = 1000  # open event streams per app process
 
     # Genesys delivery outbox (the worker)
     outbox_poll_seconds: float = 0.25
@@ -381,8 +383,10 @@ class Settings:
             chat_rate_per_ip=reader.integer("CHAT_RATE_PER_IP", 120, minimum=1),
             chat_starts_per_ip=reader.integer("CHAT_STARTS_PER_IP", 20, minimum=1),
             chat_typing_indicators=reader.flag("CHAT_TYPING_INDICATORS", True),
-            chat_stream_poll_seconds=reader.number("CHAT_STREAM_POLL_SECONDS", 0.25),
-            chat_stream_seconds=reader.number("CHAT_STREAM_SECONDS", 50.0),
+            chat_stream_poll_seconds=reader.number("CHAT_STREAM_POLL_SECONDS", 0.4),
+            chat_stream_seconds=reader.number("CHAT_STREAM_SECONDS", 600.0),
+            chat_safety_poll_seconds=reader.number("CHAT_SAFETY_POLL_SECONDS", 5.0),
+            chat_max_streams=reader.integer("CHAT_MAX_STREAMS", 1000, minimum=1),
             outbox_poll_seconds=reader.number("OUTBOX_POLL_SECONDS", 0.25),
             outbox_lease_seconds=reader.number("OUTBOX_LEASE_SECONDS", 60.0),
             outbox_backoff_base_seconds=reader.number("OUTBOX_BACKOFF_BASE_SECONDS", 1.0),

@@ -38,6 +38,9 @@ CODES: dict[str, ErrorCode] = {
         429, "You are sending too quickly. Please wait {seconds} seconds and try again.", True
     ),
     # -- chats and messages
+    "streams_busy": ErrorCode(
+        503, "Live updates are busy right now. Reconnecting in {seconds} seconds; nothing is lost.", True
+    ),
     "too_many_chats": ErrorCode(
         429,
         "Too many chats were started from your network. Please wait {seconds} seconds and try again.",

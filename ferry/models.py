@@ -144,6 +144,16 @@ class Chat(Base):
         return self.nickname or full or "Customer"
 
 
+class ChatChange(Base):
+    """A row per write to a chat or its messages, inserted by database triggers (migration 0011), so that
+    every writer in any process is seen; on PostgreSQL the same triggers NOTIFY `ferry_chat`."""
+
+    __tablename__ = "chat_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    chat_id: Mapped[str] = mapped_column(String(36))
+
+
 class ChatMessage(Base):
     """One line of a chat transcript, in either direction. The integer id is the display order."""
 

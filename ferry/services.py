@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from flask import current_app
 
 from ferry.antivirus import ClamdClient
+from ferry.chatwake import ChatWake
 from ferry.config import Settings
 from ferry.db import Database
 from ferry.queues import SqsQueue
@@ -34,6 +35,16 @@ class Services:
     @cached_property
     def db(self) -> Database:
         return Database(self.settings.database_url)
+
+    @cached_property
+    def chat_wake(self) -> ChatWake:
+        """This process's event-stream wake-ups (built lazily, so after gunicorn forks)."""
+        return ChatWake(
+            self.db,
+            safety_poll_seconds=self.settings.chat_safety_poll_seconds,
+            sqlite_poll_seconds=self.settings.chat_stream_poll_seconds,
+            max_streams=self.settings.chat_max_streams,
+        )
 
     @cached_property
     def storage(self) -> S3Storage:
@@ -83,6 +94,8 @@ class Services:
 
     def close(self) -> None:
         """Release pooled connections (database, Genesys HTTP session)."""
+        if "chat_wake" in self.__dict__:
+            self.chat_wake.stop()
         if "db" in self.__dict__:
             self.db.dispose()
         for name in ("genesys", "genesys_probe"):

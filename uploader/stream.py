@@ -1,10 +1,13 @@
 """The widget's event stream (server-sent events) at /chat/api/events?after=<message id>.
 
-Nothing here lives only in one process's memory: each stream polls the database (the source of truth)
-for messages with an id above the last one it sent, for status changes of messages whose status can
-still change (only ever what the database holds: a receipt the webhook ignored changes nothing here),
-and for the agent's typing state. Any gunicorn worker, or any other process, may have written them.
-A stream ends after CHAT_STREAM_SECONDS; the widget reconnects with the last id it saw.
+Nothing here lives only in one process's memory: when ferry/chatwake.py says the chat changed (any
+gunicorn worker, or any other process, may have written it), the stream reads the database (the source
+of truth) for messages with an id above the last one it sent, for status changes of messages whose
+status can still change (only ever what the database holds: a receipt the webhook ignored changes
+nothing here), and for the agent's typing state. While waiting it holds no database connection and
+no thread (gunicorn's gevent worker: one greenlet). A stream ends after CHAT_STREAM_SECONDS, or at
+once when the process is told to stop; the widget reconnects with the last id it saw. Over the
+process's CHAT_MAX_STREAMS a new stream is refused with 503 and Retry-After.
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ from flask import Response, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ferry.chatwake import ChatWake, StreamsBusy, Waiter
 from ferry.config import Settings
-from ferry.db import Database
+from ferry.db import Database, utcnow
 from ferry.errors import Refusal
 from ferry.models import ChatMessage, MessageDirection, MessageStatus
 from ferry.services import get_services
@@ -30,6 +34,7 @@ from uploader.chat import agent_typing, live_chat, message_json
 from uploader.session import chat_for_token, presented_token
 
 HEARTBEAT_SECONDS = 15.0
+BUSY_RETRY_SECONDS = 5
 _OUTBOUND = (MessageDirection.CUSTOMER, MessageDirection.SYSTEM)
 
 
@@ -54,6 +59,7 @@ class ChatStream:
     last_id: int
     statuses: dict[int, tuple[str, str | None]] = field(default_factory=dict)
     typing: bool = False
+    typing_ends_in: float | None = None  # seconds until the agent's typing indicator lapses on its own
 
     def opening(self) -> list[str]:
         """A snapshot of every outbound message's status up to `last_id` (what changed while away)."""
@@ -88,7 +94,10 @@ class ChatStream:
                 if message.direction in _OUTBOUND and can_change(message.status):
                     self.statuses[message.id] = (str(message.status), message.failure_reason)
             events.extend(self._status_changes(session))
-            typing = agent_typing(chat)
+            now = utcnow()
+            typing = agent_typing(chat, now)
+            until = chat.agent_typing_until
+            self.typing_ends_in = (until - now).total_seconds() if typing and until is not None else None
             if typing != self.typing:
                 self.typing = typing
                 events.append(sse("typing", {"agent": typing}))
@@ -114,24 +123,31 @@ class ChatStream:
         return events
 
 
-def run(stream: ChatStream) -> Iterator[str]:
-    """Yield events until the stream's time is up or the chat ends."""
-    settings = stream.settings
-    deadline = time.monotonic() + settings.chat_stream_seconds
+def run(stream: ChatStream, wake: ChatWake, waiter: Waiter) -> Iterator[str]:
+    """Yield events until the stream's time is up, the chat ends or the process stops."""
+    deadline = time.monotonic() + stream.settings.chat_stream_seconds
     yield "retry: 1000\n\n"
     yield from stream.opening()
     last_write = time.monotonic()
-    while time.monotonic() < deadline:
-        events, live = stream.poll()
-        if events:
-            yield "".join(events)
-            last_write = time.monotonic()
-        if not live:
-            return
-        if time.monotonic() - last_write >= HEARTBEAT_SECONDS:
+    woken = True
+    while not wake.stopping and time.monotonic() < deadline:
+        if woken:  # a heartbeat alone reads nothing: an idle stream costs the database nothing
+            waiter.event.clear()  # before reading, so a change committed meanwhile wakes the next wait
+            events, live = stream.poll()
+            if events:
+                yield "".join(events)
+                last_write = time.monotonic()
+            if not live:
+                return
+        now = time.monotonic()
+        if now - last_write >= HEARTBEAT_SECONDS:
             yield ": keep-alive\n\n"
-            last_write = time.monotonic()
-        time.sleep(settings.chat_stream_poll_seconds)
+            last_write = now
+        timeout = min(deadline - now, last_write + HEARTBEAT_SECONDS - now)
+        lapses = stream.typing_ends_in is not None and stream.typing_ends_in < timeout
+        if lapses and stream.typing_ends_in is not None:  # the indicator goes off without any write
+            timeout = stream.typing_ends_in + 0.05
+        woken = waiter.event.wait(max(0.0, timeout)) or lapses
 
 
 @bp.get(f"{API}/events")
@@ -142,8 +158,15 @@ def events() -> Response:
     with db.session() as session:
         chat_id = chat_for_token(session, settings, presented_token(request)).id
     after = max(0, request.args.get("after", default=0, type=int))
+    wake = services.chat_wake
+    try:
+        waiter = wake.open(chat_id)
+    except StreamsBusy:
+        retry = str(BUSY_RETRY_SECONDS)
+        raise Refusal("streams_busy", headers={"Retry-After": retry}, seconds=BUSY_RETRY_SECONDS) from None
     stream = ChatStream(db, settings, chat_id, after)
-    response = Response(run(stream), mimetype="text/event-stream")
+    response = Response(run(stream, wake, waiter), mimetype="text/event-stream")
+    response.call_on_close(lambda: wake.close(waiter))
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Accel-Buffering"] = "no"
     return response

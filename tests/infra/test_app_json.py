@@ -42,7 +42,7 @@ def procfile_processes() -> set[str]:
 
 def test_gunicorn_variables_are_found() -> None:
     # Guards the regular expression above: an empty set would make the next tests vacuous for them.
-    assert {"WEB_CONCURRENCY", "GUNICORN_THREADS", "GUNICORN_TIMEOUT"} <= gunicorn_variables()
+    assert {"WEB_CONCURRENCY", "GUNICORN_CONNECTIONS", "GUNICORN_TIMEOUT"} <= gunicorn_variables()
 
 
 def test_every_variable_ferry_reads_is_in_app_json(app_json: dict[str, Any]) -> None:

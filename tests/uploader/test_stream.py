@@ -167,3 +167,18 @@ def test_the_stream_ends_when_the_chat_does(stream_app: Flask) -> None:
 def test_a_stream_without_a_session_is_refused(api: FlaskClient) -> None:
     answer = api.get("/chat/api/events")
     assert answer.status_code == 401 and answer.json["error"] == "no_session"
+
+
+def test_over_the_process_budget_a_new_stream_is_refused_with_retry_after(
+    make_app: Callable[..., Flask],
+) -> None:
+    app = make_app(**FAST_STREAM, chat_max_streams=1)
+    client = app.test_client()
+    start_chat(client)
+    held = Events(client)
+    refused = client.get("/chat/api/events")
+    assert refused.status_code == 503 and refused.headers["Retry-After"] == "5"
+    assert refused.json is not None and refused.json["error"] == "streams_busy" and refused.json["retryable"]
+    held.close()
+    again = Events(client)  # the closed stream gave its place back
+    again.close()

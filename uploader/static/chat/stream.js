@@ -45,6 +45,15 @@ export class EventStream {
           this.onEvent("end", await response.json().catch(() => ({})));
           return;
         }
+        if (response.status === 503) {
+          // Too many open chats on this server: wait as long as it asks (at least the back-off), say so.
+          const refusal = await response.json().catch(() => ({}));
+          const asked = Number(response.headers.get("Retry-After")) * 1000 || 0;
+          this.onState("busy", refusal.message);
+          await pause(Math.max(delay, asked) * (1 + Math.random() / 2));
+          delay = Math.min(delay * 2, RETRY_MAX_MS);
+          continue;
+        }
         if (!response.ok || !response.body) throw new Error(`event stream answered ${response.status}`);
         this.onState("open");
         delay = RETRY_MIN_MS;

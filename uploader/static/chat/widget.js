@@ -77,7 +77,7 @@ class Widget {
     });
     this.stream = new EventStream(this.api, {
       onEvent: (event, data) => this.onEvent(event, data),
-      onState: (state) => this.connection(state),
+      onState: (state, message) => this.connection(state, message),
     });
   }
 
@@ -325,9 +325,9 @@ class Widget {
   }
 
   // The stream reconnects every CHAT_STREAM_SECONDS: once it is back, clear only the notice that it was lost.
-  connection(state) {
-    if (state === "retrying") this.notice(STRINGS.offline);
-    else if ($("notice").textContent === STRINGS.offline) this.notice(STRINGS.online);
+  connection(state, message) {
+    if (state === "retrying" || state === "busy") this.notice((this.lost = message || STRINGS.offline));
+    else if (this.lost && $("notice").textContent === this.lost) this.notice(STRINGS.online);
   }
 }
 
