@@ -120,7 +120,6 @@ class ObjectStorage(Protocol):
     def head(self, key: str) -> ObjectInfo: ...
     def get_tags(self, key: str) -> dict[str, str]: ...
     def put_tags(self, key: str, tags: Mapping[str, str]) -> None: ...
-    def put(self, key: str, body: bytes, *, content_type: str, tags: Mapping[str, str]) -> None: ...
     def read(
         self, key: str, start: int | None = None, end: int | None = None, *, if_match: str | None = None
     ) -> Iterator[bytes]: ...
@@ -315,14 +314,14 @@ class S3Storage:
             kwargs["UploadIdMarker"] = answer["NextUploadIdMarker"]
 
     def put(self, key: str, data: bytes, *, content_type: str, tags: Mapping[str, str]) -> ObjectInfo:
-        """Store a small object Ferry itself fetched (an agent's file), born with `tags`."""
+        """Store a small object Ferry made or fetched (a preview, an agent's file), born with `tags`."""
         answer = self._call(
             "put_object",
             Bucket=self.bucket,
             Key=key,
             Body=data,
             ContentType=content_type,
-            Tagging=urlencode(dict(tags)),
+            Tagging=_tagging(tags),
             ChecksumAlgorithm="SHA256",
         )
         return ObjectInfo(key=key, size=len(data), etag=str(answer.get("ETag", "")).strip('"'))
@@ -338,17 +337,6 @@ class S3Storage:
     def get_tags(self, key: str) -> dict[str, str]:
         answer = self._call("get_object_tagging", Bucket=self.bucket, Key=key)
         return {str(t["Key"]): str(t["Value"]) for t in answer.get("TagSet", [])}
-
-    def put(self, key: str, body: bytes, *, content_type: str, tags: Mapping[str, str]) -> None:
-        """Write a small object (the scanner's preview images), born with its tags."""
-        self._call(
-            "put_object",
-            Bucket=self.bucket,
-            Key=key,
-            Body=body,
-            ContentType=content_type,
-            Tagging=_tagging(tags),
-        )
 
     def put_tags(self, key: str, tags: Mapping[str, str]) -> None:
         self._call(
