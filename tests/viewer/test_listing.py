@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -21,8 +22,8 @@ from viewer.listing import PAGE_SIZE, csv_cell
 
 def names_on(page: str) -> list[str]:
     """File names in the list's first column, in order."""
-    cells = page.split("<tbody>", 1)[1].split("</tbody>", 1)[0].split('<td><a href="/files/')[1:]
-    return [cell.split(">", 1)[1].split("</a>", 1)[0] for cell in cells]
+    body = page.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    return re.findall(r'<td class="name"><a href="/files/[^"]+">([^<]*)</a>', body)
 
 
 @pytest.fixture
