@@ -53,7 +53,6 @@ def add_attachment(
         status=status,
         size=size or len(content),
         sha256=hashlib.sha256(content).hexdigest(),
-        declared_sha256=hashlib.sha256(content).hexdigest(),
         sniffed_type=sniffed_type or (declared_type if scanned else None),
         signature="Eicar-Test-Signature" if status == AttachmentStatus.INFECTED else None,
         engine_version="ClamAV 1.4.6" if scanned else None,
