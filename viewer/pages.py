@@ -8,7 +8,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Response, redirect, render_template, request, stream_with_context
+from flask import Response, redirect, render_template, request, stream_with_context, url_for
 from sqlalchemy import select
 
 from ferry.access.audit import Action
@@ -70,6 +70,8 @@ def _refusal_page(refused: Refused) -> tuple[str, int]:
     """The page for a refused request: the same for missing and forbidden, so nobody learns what exists."""
     if refused.refusal is Refusal.UNAVAILABLE:
         return try_again()
+    if refused.reason == Reason.NO_PREVIEW:
+        return message(404, "Not available", "There is no preview image of this file.")
     if refused.refusal is Refusal.NOT_SERVABLE and refused.attachment is not None:
         status = AttachmentStatus(refused.attachment.status)
         text = (
@@ -121,10 +123,20 @@ def file_page(viewer: Viewer, attachment_id: str) -> ViewResult:
         status=status,
         status_text=STATUS_TEXT.get(status, str(status)),
         kind=kind,
+        picture=_picture(attachment, kind),
         served_type=served_type(attachment),
         dicom=metadata,
         refresh=PENDING_REFRESH_SECONDS if status.is_pending else None,
     )
+
+
+def _picture(attachment: Attachment, kind: str) -> str | None:
+    """Where the page finds the scanner's preview image, where the file itself cannot show as a picture."""
+    if attachment.status != AttachmentStatus.CLEAN or attachment.preview_key is None:
+        return None
+    if kind in ("image", "pdf", "audio"):
+        return None
+    return url_for("viewer.file_picture", attachment_id=attachment.id)
 
 
 def _redirect_to_object(viewer: Viewer, attachment_id: str, action: Action, serve: Disposition) -> Any:
@@ -140,6 +152,13 @@ def _redirect_to_object(viewer: Viewer, attachment_id: str, action: Action, serv
 def file_content(viewer: Viewer, attachment_id: str) -> Any:
     """302 to a fresh inline presigned URL (the src of the page's player, image or PDF frame)."""
     return _redirect_to_object(viewer, attachment_id, Action.PREVIEW, Disposition.INLINE)
+
+
+@bp.get(f"{FILE_RULE}/picture")
+@signed_in(Action.PREVIEW)
+def file_picture(viewer: Viewer, attachment_id: str) -> Any:
+    """302 to a fresh presigned URL of the scanner's preview image (a video's poster, a DICOM's image)."""
+    return _redirect_to_object(viewer, attachment_id, Action.PREVIEW, Disposition.PICTURE)
 
 
 @bp.get(f"{FILE_RULE}/download")

@@ -18,7 +18,7 @@ from ferry.access.audit import Action, Requester, record
 from ferry.access.grants import Loaded, decide_attachment, load_attachment, parse_id
 from ferry.access.identity import Identity
 from ferry.access.refusals import AccessDenied, AccessUnavailable, Reason
-from ferry.access.serving import inline_type, presigned_url
+from ferry.access.serving import inline_type, presigned_url, preview_url
 from ferry.config import Settings
 from ferry.db import Database, utcnow
 from ferry.models import Attachment, AuditOutcome
@@ -46,6 +46,7 @@ class Disposition(StrEnum):
 
     INLINE = "inline"  # shown in the browser (only safe types; others still download)
     ATTACHMENT = "attachment"  # downloaded under its original name
+    PICTURE = "picture"  # the scanner's preview image of the file (a PNG), shown inline
 
 
 class Refusal(StrEnum):
@@ -127,17 +128,30 @@ def open_attachment(
     seconds = services.settings.viewer_url_seconds
     inline = serve is Disposition.INLINE
     try:
-        url = presigned_url(services.storage, attachment, inline=inline, seconds=seconds)
+        url = _presign(services.storage, attachment, serve, seconds)
     except AccessDenied as denied:
-        why = f"{denied.reason}: {denied.detail}"
+        why = str(denied)
         _audit(services, action, AuditOutcome.DENIED, identity, attachment.id, why, requester)
         return Refused(Refusal.NOT_SERVABLE, denied.reason, denied.detail, attachment=attachment)
     except AccessUnavailable as exc:
         _audit(services, action, AuditOutcome.ERROR, identity, attachment.id, str(exc.reason), requester)
         return Refused(Refusal.UNAVAILABLE, exc.reason, str(exc), attachment=attachment)
-    shown = Disposition.INLINE if inline and inline_type(attachment) else Disposition.ATTACHMENT
+    if serve is Disposition.PICTURE:
+        shown = serve
+    else:
+        shown = Disposition.INLINE if inline and inline_type(attachment) else Disposition.ATTACHMENT
     _audit(services, action, AuditOutcome.ALLOWED, identity, attachment.id, str(shown), requester)
     return Granted(attachment, url, shown, utcnow() + timedelta(seconds=seconds))
+
+
+def _presign(storage: ObjectStorage, attachment: Attachment, serve: Disposition, seconds: int) -> str:
+    """The presigned URL `serve` asks for: the file (inline or as a download) or its preview image."""
+    if serve is not Disposition.PICTURE:
+        return presigned_url(storage, attachment, inline=serve is Disposition.INLINE, seconds=seconds)
+    url = preview_url(storage, attachment, seconds=seconds)
+    if url is None:
+        raise AccessDenied(Reason.NO_PREVIEW)
+    return url
 
 
 def open_attachment_with_token(

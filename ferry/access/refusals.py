@@ -28,6 +28,7 @@ class Reason(StrEnum):
     TAG_NOT_CLEAN = "tag_not_clean"
     OBJECT_MISSING = "object_missing"
     OBJECT_CHANGED = "object_changed"  # the served object is not the one the scanner copied
+    NO_PREVIEW = "no_preview"  # clean, but the scanner could not make a preview image of it
     BAD_HOST_ORIGIN = "bad_host_origin"
     GENESYS_UNAVAILABLE = "genesys_unavailable"
     # Genesys refused Ferry's own token (401/403): a permission or division is missing, nothing is known

@@ -14,9 +14,10 @@ from sqlalchemy import select
 from ferry.models import AccessAudit, AttachmentStatus, AuditOutcome, ViewerSession
 from ferry.storage import S3Storage
 from genesys_standin.server import StandinServer
+from scanner.previews import make_preview
 from tests.axe import assert_accessible
 from tests.viewer.live import LiveFerry
-from tests.viewer.seeding import add_attachment, add_chat
+from tests.viewer.seeding import add_attachment, add_chat, dicom_bytes
 from tests.viewer.webm import encode_vp8, mux
 from tests.viewer.world import USERS
 from viewer import tokens
@@ -233,3 +234,30 @@ def test_the_viewer_pages_have_no_serious_accessibility_violation(
     )
     assert ["rejected", 1] in lines
     assert all(count == 1 for _, count in lines), lines
+
+
+def test_a_dicom_file_shows_the_scanners_image_beside_its_header(
+    live: LiveFerry, context: BrowserContext
+) -> None:
+    study = dicom_bytes()
+    picture = make_preview([study], "application/dicom", timeout=30)
+    assert picture is not None
+    attachment = add_attachment(
+        live.services, content=study, declared_type="application/dicom", filename="scan.dcm", preview=picture
+    )
+    page = context.new_page()
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+    sign_in(page, live, f"/files/{attachment.id}", "reviewer")
+
+    image = page.locator(".dicom-study img")
+    image.wait_for()
+    page.wait_for_function("() => document.querySelector('.dicom-study img').complete")
+    width = image.evaluate("(img) => img.naturalWidth")
+    assert width > 0, "the preview image did not load (CSP, redirect or presigned URL)"
+    header = page.locator("table.dicom").bounding_box()
+    shown = image.bounding_box()
+    assert header is not None and shown is not None and shown["x"] + shown["width"] <= header["x"]
+    assert page.locator("table.dicom").get_by_text("Doe^Jane").count() == 1
+    assert_accessible(page)
+    assert ("preview", "allowed", "picture") in audit(live)

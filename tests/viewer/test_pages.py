@@ -7,12 +7,10 @@ import io
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import pydicom
 import pytest
 import requests
 from flask.testing import FlaskClient
-from pydicom.dataset import FileDataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from PIL import Image
 from sqlalchemy import event, select
 
 from ferry.models import AccessAudit, Attachment, AttachmentStatus, AuditOutcome, ConversationGrant
@@ -21,7 +19,7 @@ from genesys.client import GenesysClient
 from genesys.setup import PARTICIPANTS_ROUTE
 from genesys_standin.server import StandinServer
 from tests.viewer.conftest import GENESYS_APPS, Login
-from tests.viewer.seeding import add_attachment, add_chat
+from tests.viewer.seeding import add_attachment, add_chat, dicom_bytes
 from tests.viewer.world import World
 
 NOT_AVAILABLE = "This attachment does not exist or is not available to you."
@@ -423,26 +421,6 @@ def test_a_permission_ferrys_client_lacks_is_could_not_check_and_never_cached(
 # -- DICOM -----------------------------------------------------------------------------------------------
 
 
-def dicom_bytes(pixels: int) -> bytes:
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    dataset = FileDataset("scan.dcm", {}, file_meta=meta, preamble=b"\0" * 128)
-    dataset.PatientName = "Doe^Jane"
-    dataset.PatientID = "P-123"
-    dataset.Modality = "CT"
-    dataset.StudyDate = "20260102"
-    dataset.StudyDescription = "<b>Chest</b>"
-    dataset.Rows = 512
-    dataset.Columns = 512
-    dataset.BitsAllocated = 8
-    dataset.PixelData = b"\x01" * pixels
-    buffer = io.BytesIO()
-    pydicom.dcmwrite(buffer, dataset, enforce_file_format=True)
-    return buffer.getvalue()
-
-
 def test_dicom_shows_its_header_read_with_one_ranged_request(
     login: Login, client: FlaskClient, services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -478,6 +456,92 @@ def test_an_infected_dicom_file_is_never_read(
     login("reviewer")
 
     assert "Doe^Jane" not in client.get(f"/files/{attachment.id}").get_data(as_text=True)
+
+
+# -- the scanner's preview image -----------------------------------------------------------------------
+
+
+def png_bytes(width: int = 8, height: int = 6) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 30, 30)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_a_video_shows_the_scanners_poster_served_through_the_same_check(
+    login: Login, client: FlaskClient, services: Services
+) -> None:
+    poster = png_bytes()
+    attachment = add_attachment(services, declared_type="video/mp4", filename="claim.mp4", preview=poster)
+    login("reviewer")
+
+    page = client.get(f"/files/{attachment.id}").get_data(as_text=True)
+    answer = client.get(f"/files/{attachment.id}/picture")
+
+    assert f'src="/files/{attachment.id}/content" poster="/files/{attachment.id}/picture"' in page
+    assert answer.status_code == 302
+    query = presigned(answer.headers["Location"])
+    assert query["X-Amz-Expires"] == "300" and query["response-content-type"] == "image/png"
+    assert unquote(urlsplit(answer.headers["Location"]).path).endswith(f"{attachment.id}.png")
+    assert requests.get(answer.headers["Location"], timeout=10).content == poster
+    assert (last_audit(services).action, last_audit(services).outcome, last_audit(services).reason) == (
+        "preview",
+        AuditOutcome.ALLOWED,
+        "picture",
+    )
+
+
+def test_a_dicom_file_shows_its_image_beside_its_header(
+    login: Login, client: FlaskClient, services: Services
+) -> None:
+    attachment = add_attachment(
+        services,
+        content=dicom_bytes(64),
+        declared_type="application/dicom",
+        filename="scan.dcm",
+        preview=png_bytes(),
+    )
+    login("reviewer")
+
+    page = client.get(f"/files/{attachment.id}").get_data(as_text=True)
+
+    study = page[page.index('<div class="dicom-study">') :]
+    assert study.index(f'<img src="/files/{attachment.id}/picture"') < study.index("<caption>DICOM header")
+    assert "Doe^Jane" in study
+
+
+def test_a_file_without_a_preview_has_no_picture_and_says_so(
+    login: Login, client: FlaskClient, services: Services
+) -> None:
+    attachment = add_attachment(services, declared_type="video/mp4", filename="corrupt.mp4")
+    login("reviewer")
+
+    page = client.get(f"/files/{attachment.id}").get_data(as_text=True)
+    answer = client.get(f"/files/{attachment.id}/picture")
+
+    assert "/picture" not in page
+    assert answer.status_code == 404
+    assert "There is no preview image of this file." in answer.get_data(as_text=True)
+    assert (last_audit(services).outcome, last_audit(services).reason) == (AuditOutcome.DENIED, "no_preview")
+
+
+@pytest.mark.parametrize("why", ["infected", "not a participant"])
+def test_the_preview_is_refused_like_the_file_itself(
+    why: str, login: Login, client: FlaskClient, services: Services, world: World
+) -> None:
+    if why == "infected":
+        attachment = add_attachment(
+            services, status=AttachmentStatus.INFECTED, tag="infected", preview=png_bytes()
+        )
+        login("reviewer")
+    else:
+        conversation = world.conversation("cust-9")  # the agent is not in it
+        attachment = add_attachment(services, conversation_id=conversation, preview=png_bytes())
+        login("agent")
+
+    answer = client.get(f"/files/{attachment.id}/picture")
+
+    assert answer.status_code in (404, 409) and "Location" not in answer.headers
+    assert (last_audit(services).action, last_audit(services).outcome) == ("preview", AuditOutcome.DENIED)
 
 
 # -- the conversation page (Genesys interaction widget) ------------------------------------------------
