@@ -136,9 +136,8 @@ def open_attachment(
     except AccessUnavailable as exc:
         _audit(services, action, AuditOutcome.ERROR, identity, attachment.id, str(exc.reason), requester)
         return Refused(Refusal.UNAVAILABLE, exc.reason, str(exc), attachment=attachment)
-    if serve is Disposition.PICTURE:
-        shown = serve
-    else:
+    shown: Disposition = serve
+    if serve is not Disposition.PICTURE:
         shown = Disposition.INLINE if inline and inline_type(attachment) else Disposition.ATTACHMENT
     _audit(services, action, AuditOutcome.ALLOWED, identity, attachment.id, str(shown), requester)
     return Granted(attachment, url, shown, utcnow() + timedelta(seconds=seconds))
