@@ -61,47 +61,54 @@ class ChatStream:
     typing: bool = False
     typing_ends_in: float | None = None  # seconds until the agent's typing indicator lapses on its own
 
-    def opening(self) -> list[str]:
-        """A snapshot of every outbound message's status up to `last_id` (what changed while away)."""
-        with self.db.session() as session:
-            rows = session.execute(
-                select(ChatMessage.id, ChatMessage.status, ChatMessage.failure_reason).where(
-                    ChatMessage.chat_id == self.chat_id,
-                    ChatMessage.id <= self.last_id,
-                    ChatMessage.direction.in_(_OUTBOUND),
-                )
-            ).all()
+    live: bool = True  # False once the chat has ended (the stream then says so and closes)
+
+    def opening(self, session: Session) -> list[str]:
+        """The first events: a snapshot of every outbound message's status up to `last_id` (what changed
+        while away), then everything after it."""
+        rows = session.execute(
+            select(ChatMessage.id, ChatMessage.status, ChatMessage.failure_reason).where(
+                ChatMessage.chat_id == self.chat_id,
+                ChatMessage.id <= self.last_id,
+                ChatMessage.direction.in_(_OUTBOUND),
+            )
+        ).all()
         snapshot = [{"id": r.id, "status": str(r.status), "failure_reason": r.failure_reason} for r in rows]
         for r in rows:
             if can_change(r.status):
                 self.statuses[r.id] = (str(r.status), r.failure_reason)
-        return [sse("statuses", snapshot)]
+        return [sse("statuses", snapshot), *self.read(session)]
 
-    def poll(self) -> tuple[list[str], bool]:
-        """Events since the last poll; the flag is False once the chat has ended."""
-        events: list[str] = []
+    def poll(self) -> list[str]:
+        """Events since the last read, in a session of their own (held only while reading)."""
         with self.db.session() as session:
-            chat = live_chat(session, self.chat_id)
-            if chat is None:
-                return [sse("end", Refusal("session_expired").body())], False
-            for message in session.scalars(
-                select(ChatMessage)
-                .where(ChatMessage.chat_id == self.chat_id, ChatMessage.id > self.last_id)
-                .order_by(ChatMessage.id)
-            ):
-                events.append(sse("message", message_json(message), message.id))
-                self.last_id = message.id
-                if message.direction in _OUTBOUND and can_change(message.status):
-                    self.statuses[message.id] = (str(message.status), message.failure_reason)
-            events.extend(self._status_changes(session))
-            now = utcnow()
-            typing = agent_typing(chat, now)
-            until = chat.agent_typing_until
-            self.typing_ends_in = (until - now).total_seconds() if typing and until is not None else None
-            if typing != self.typing:
-                self.typing = typing
-                events.append(sse("typing", {"agent": typing}))
-        return events, True
+            return self.read(session)
+
+    def read(self, session: Session) -> list[str]:
+        """Events since the last read; clears `live` once the chat has ended."""
+        events: list[str] = []
+        chat = live_chat(session, self.chat_id)
+        if chat is None:
+            self.live = False
+            return [sse("end", Refusal("session_expired").body())]
+        for message in session.scalars(
+            select(ChatMessage)
+            .where(ChatMessage.chat_id == self.chat_id, ChatMessage.id > self.last_id)
+            .order_by(ChatMessage.id)
+        ):
+            events.append(sse("message", message_json(message), message.id))
+            self.last_id = message.id
+            if message.direction in _OUTBOUND and can_change(message.status):
+                self.statuses[message.id] = (str(message.status), message.failure_reason)
+        events.extend(self._status_changes(session))
+        now = utcnow()
+        typing = agent_typing(chat, now)
+        until = chat.agent_typing_until
+        self.typing_ends_in = (until - now).total_seconds() if typing and until is not None else None
+        if typing != self.typing:
+            self.typing = typing
+            events.append(sse("typing", {"agent": typing}))
+        return events
 
     def _status_changes(self, session: Session) -> list[str]:
         if not self.statuses:
@@ -123,21 +130,20 @@ class ChatStream:
         return events
 
 
-def run(stream: ChatStream, wake: ChatWake, waiter: Waiter) -> Iterator[str]:
-    """Yield events until the stream's time is up, the chat ends or the process stops."""
+def run(stream: ChatStream, wake: ChatWake, waiter: Waiter, first: list[str]) -> Iterator[str]:
+    """Yield the first events, then more until the stream's time is up, the chat ends or the process stops."""
     deadline = time.monotonic() + stream.settings.chat_stream_seconds
-    yield "retry: 1000\n\n"
-    yield from stream.opening()
+    yield "retry: 1000\n\n" + "".join(first)
     last_write = time.monotonic()
-    woken = True
-    while not wake.stopping and time.monotonic() < deadline:
+    woken = False
+    while stream.live and not wake.stopping and time.monotonic() < deadline:
         if woken:  # a heartbeat alone reads nothing: an idle stream costs the database nothing
             waiter.event.clear()  # before reading, so a change committed meanwhile wakes the next wait
-            events, live = stream.poll()
+            events = stream.poll()
             if events:
                 yield "".join(events)
                 last_write = time.monotonic()
-            if not live:
+            if not stream.live:
                 return
         now = time.monotonic()
         if now - last_write >= HEARTBEAT_SECONDS:
@@ -152,20 +158,29 @@ def run(stream: ChatStream, wake: ChatWake, waiter: Waiter) -> Iterator[str]:
 
 @bp.get(f"{API}/events")
 def events() -> Response:
-    """`text/event-stream` of transcript changes after message `after`."""
+    """`text/event-stream` of transcript changes after message `after`.
+
+    The token, the budget and the first read share one database session: opening a stream is the
+    costly moment when a thousand widgets reconnect at once (a deploy, a network blip).
+    """
     services = get_services()
-    settings, db = services.settings, services.db
+    settings, db, wake = services.settings, services.db, services.chat_wake
+    after = max(0, request.args.get("after", default=0, type=int))
     with db.session() as session:
         chat_id = chat_for_token(session, settings, presented_token(request)).id
-    after = max(0, request.args.get("after", default=0, type=int))
-    wake = services.chat_wake
-    try:
-        waiter = wake.open(chat_id)
-    except StreamsBusy:
-        retry = str(BUSY_RETRY_SECONDS)
-        raise Refusal("streams_busy", headers={"Retry-After": retry}, seconds=BUSY_RETRY_SECONDS) from None
-    stream = ChatStream(db, settings, chat_id, after)
-    response = Response(run(stream, wake, waiter), mimetype="text/event-stream")
+        try:
+            # Registered before the first read, so that a change committed after it wakes the stream.
+            waiter = wake.open(chat_id)
+        except StreamsBusy:
+            retry = {"Retry-After": str(BUSY_RETRY_SECONDS)}
+            raise Refusal("streams_busy", headers=retry, seconds=BUSY_RETRY_SECONDS) from None
+        try:
+            stream = ChatStream(db, settings, chat_id, after)
+            first = stream.opening(session)
+        except BaseException:
+            wake.close(waiter)
+            raise
+    response = Response(run(stream, wake, waiter, first), mimetype="text/event-stream")
     response.call_on_close(lambda: wake.close(waiter))
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Accel-Buffering"] = "no"

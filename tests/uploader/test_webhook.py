@@ -359,13 +359,14 @@ def open_stream(app: Flask, chat_id: str, after: int) -> ChatStream:
     """The widget's event stream, opened after message `after`, with its opening snapshot read."""
     services = services_of(app)
     stream = ChatStream(services.db, services.settings, chat_id, after)
-    stream.opening()
+    with services.db.session() as session:
+        stream.opening(session)
     return stream
 
 
 def status_events(stream: ChatStream) -> list[dict[str, Any]]:
-    events, live = stream.poll()
-    assert live
+    events = stream.poll()
+    assert stream.live
     return [json.loads(e.split("data: ", 1)[1]) for e in events if e.startswith("event: status\n")]
 
 
