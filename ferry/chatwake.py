@@ -3,29 +3,24 @@
 Database triggers (migration 0011) log every write to a chat or its messages in `chat_changes`, from any
 writer in any process (web worker, outbox worker, scanner), in the writer's own transaction; on
 PostgreSQL they also `NOTIFY ferry_chat, <chat id>`, delivered at commit. Each app process runs one
-watcher: on PostgreSQL it holds the process's single listening connection and reads the change log
-every CHAT_SAFETY_POLL_SECONDS in case a notification was lost (a dropped connection, a restart); on
-SQLite (one machine) it reads the change log every CHAT_STREAM_POLL_SECONDS. A stream waits on its
-chat without holding a database connection, and reads the database (the source of truth) only when
-woken, so a missed wake-up costs latency, never a message.
+watcher (ferry/notifications.py): on PostgreSQL it holds the process's single listening connection for
+the channel and reads the change log every CHAT_SAFETY_POLL_SECONDS in case a notification was lost (a
+dropped connection, a restart); on SQLite (one machine) it reads the change log every
+CHAT_STREAM_POLL_SECONDS. A stream waits on its chat without holding a database connection, and reads
+the database (the source of truth) only when woken, so a missed wake-up costs latency, never a message.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
-import time
 import weakref
 from dataclasses import dataclass, field
 
-import psycopg
 from sqlalchemy import delete, func, select
-from sqlalchemy.engine import make_url
 
 from ferry.db import Database
 from ferry.models import ChatChange
-
-log = logging.getLogger(__name__)
+from ferry.notifications import LISTEN_SLICE_SECONDS, listener_url, watch
 
 CHANNEL = "ferry_chat"
 LISTENER_NAME = "ferry-chat-wake"
@@ -33,9 +28,6 @@ LISTENER_NAME = "ferry-chat-wake"
 LOOKBACK_IDS = 500
 # The change log is only read forwards; rows this far behind the newest are deleted now and then.
 KEEP_IDS = 100_000
-RECONNECT_MAX_SECONDS = 5.0
-# How long the listener blocks at a time (no query is sent): bounds how long stop() waits for it.
-LISTEN_SLICE_SECONDS = 0.5
 _ALL: weakref.WeakSet[ChatWake] = weakref.WeakSet()
 
 
@@ -72,7 +64,6 @@ class ChatWake:
     _thread: threading.Thread | None = None
     _last_id: int | None = None
     _seen: set[int] = field(default_factory=set)
-    _listener: psycopg.Connection | None = None
 
     def __post_init__(self) -> None:
         _ALL.add(self)
@@ -129,41 +120,15 @@ class ChatWake:
             self._thread.start()
 
     def _watch(self) -> None:
-        backoff = 0.1
-        while not self._stopping.is_set():
-            try:
-                self._catch_up()
-                if self.db.is_sqlite:
-                    self._stopping.wait(self.sqlite_poll_seconds)
-                else:
-                    self._listen()
-                backoff = 0.1
-            except Exception:  # a lost connection or a database restart: retry, streams keep waiting
-                log.warning("chat wake-ups interrupted; retrying", exc_info=True)
-                self._close_listener()
-                self._stopping.wait(backoff)
-                backoff = min(backoff * 2, RECONNECT_MAX_SECONDS)
-        self._close_listener()
-
-    def _listen(self) -> None:
-        """Hold the process's listening connection, reading the change log between notifications."""
-        if self._listener is None:
-            url = make_url(self.db.url).set(drivername="postgresql").render_as_string(hide_password=False)
-            self._listener = psycopg.connect(url, autocommit=True, application_name=LISTENER_NAME)
-            self._listener.execute(f"LISTEN {CHANNEL}")
-            self._catch_up()  # what changed while not listening
-        until = time.monotonic() + self.safety_poll_seconds
-        while not self._stopping.is_set() and time.monotonic() < until:
-            for note in self._listener.notifies(timeout=LISTEN_SLICE_SECONDS):
-                self.wake({note.payload})
-
-    def _close_listener(self) -> None:
-        listener, self._listener = self._listener, None
-        if listener is not None:
-            try:
-                listener.close()
-            except psycopg.Error:
-                pass
+        watch(
+            self._stopping,
+            tick=self._catch_up,
+            every=self.sqlite_poll_seconds if self.db.is_sqlite else self.safety_poll_seconds,
+            on_note=lambda chat_id: self.wake({chat_id}),
+            channel=CHANNEL,
+            name=LISTENER_NAME,
+            url=None if self.db.is_sqlite else listener_url(self.db.url),
+        )
 
     def _catch_up(self) -> None:
         """Read the change log since the newest change seen and wake those chats."""

@@ -241,7 +241,8 @@ class Settings:
     chat_max_streams: int = 1000  # open event streams per app process
 
     # Genesys delivery outbox (the worker)
-    outbox_poll_seconds: float = 0.25
+    outbox_poll_seconds: float = 0.25  # SQLite: how often the worker reads the outbox
+    outbox_safety_poll_seconds: float = 5.0  # PostgreSQL: the outbox, in case a notification was missed
     outbox_lease_seconds: float = 60.0
     outbox_backoff_base_seconds: float = 1.0
     outbox_backoff_max_seconds: float = 300.0
@@ -388,6 +389,7 @@ class Settings:
             chat_safety_poll_seconds=reader.number("CHAT_SAFETY_POLL_SECONDS", 5.0),
             chat_max_streams=reader.integer("CHAT_MAX_STREAMS", 1000, minimum=1),
             outbox_poll_seconds=reader.number("OUTBOX_POLL_SECONDS", 0.25),
+            outbox_safety_poll_seconds=reader.number("OUTBOX_SAFETY_POLL_SECONDS", 5.0),
             outbox_lease_seconds=reader.number("OUTBOX_LEASE_SECONDS", 60.0),
             outbox_backoff_base_seconds=reader.number("OUTBOX_BACKOFF_BASE_SECONDS", 1.0),
             outbox_backoff_max_seconds=reader.number("OUTBOX_BACKOFF_MAX_SECONDS", 300.0),

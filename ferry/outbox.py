@@ -16,16 +16,21 @@ claims due entries under a lease, sends them, and records the outcome:
   `Retry-After`; any other 4xx: dead letter (Genesys's error kept, the message marked failed, logged,
   listed by `flask outbox list --dead`);
 - an entry leased by a worker that died is claimed again once its lease runs out; the attempt counter
-  fences a late answer from the old holder out.
+  fences a late answer from the old holder out;
+- on PostgreSQL a new or revived entry NOTIFYs `ferry_outbox` and the worker delivers at once; otherwise
+  its loops wake when a retry they scheduled falls due (`due_in`), or after the poll.
 """
 
 from __future__ import annotations
 
+import heapq
 import logging
 import random
+import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -71,6 +76,9 @@ log = logging.getLogger("ferry.outbox")
 
 # A typing event is only worth sending while the customer may still be typing.
 TYPING_EVENT_TTL = timedelta(seconds=5)
+# On PostgreSQL, NOTIFY'd when an entry falls due (migration 0012): the worker listens instead of polling.
+CHANNEL = "ferry_outbox"
+RETRY_CLOCK_MARGIN_SECONDS = 0.01
 
 
 class NotRetryable(ValueError):
@@ -377,6 +385,9 @@ class OutboxDelivery:
     finish_message: MessageFinisher | None = None  # applied to messages that carry an attachment id
     # After a timeout or reset, wait at least this long before asking Genesys whether it has the message.
     in_doubt_settle_seconds: float = 0.0
+    # When the retries this delivery scheduled fall due (time.monotonic(), a heap): its loops wake then.
+    _retries: list[float] = field(default_factory=list, init=False, repr=False)
+    _retries_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def run_once(self, now: datetime | None = None) -> int:
         """Claim a batch of due entries and deliver each; answers how many were handled."""
@@ -384,6 +395,17 @@ class OutboxDelivery:
         for claim in claims:
             self.deliver(claim)
         return len(claims)
+
+    def due_in(self) -> float | None:
+        """Seconds until a retry this delivery scheduled falls due (0: one is due now; None: none is
+        scheduled). Each due time is answered as due once."""
+        with self._retries_lock:
+            now = time.monotonic()
+            if self._retries and self._retries[0] <= now:
+                while self._retries and self._retries[0] <= now:
+                    heapq.heappop(self._retries)
+                return 0.0
+            return self._retries[0] - now if self._retries else None
 
     def deliver(self, claim: Claim) -> Outcome:
         """Send one claimed entry and record the outcome under the claim's fence."""
@@ -529,6 +551,8 @@ class OutboxDelivery:
             )
             if getattr(result, "rowcount", 0) != 1:
                 return self._lost(claim)
+        with self._retries_lock:  # a little late rather than early: the claim compares database times
+            heapq.heappush(self._retries, time.monotonic() + delay + RETRY_CLOCK_MARGIN_SECONDS)
         log.warning(
             "outbox entry will be retried",
             extra={

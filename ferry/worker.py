@@ -2,11 +2,12 @@
 
 Runs Ferry's background loops, each in its own thread, until SIGTERM or SIGINT: the Genesys delivery
 outbox (OUTBOX_THREADS threads sharing one delivery; the lease keeps them, and any other worker process,
-off each other's entries), the webhook inbox's retries (uploader/webhook_inbox.py), the fetching of files
-agents send (ferry/agent_files.py), housekeeping (rate counters, sent outbox entries, finished webhook
-bodies, abandoned uploads), and, when
-CLAMD_ADDRESS is set, SCAN_WORKER_THREADS scan-queue consumers (scanner/worker.py; in production the
-scanner Lambda consumes the queue instead).
+off each other's entries; on PostgreSQL woken by `NOTIFY ferry_outbox`, one listening connection per
+process, so an idle worker hardly reads the database), the webhook inbox's retries
+(uploader/webhook_inbox.py), the fetching of files agents send (ferry/agent_files.py), housekeeping (rate
+counters, sent outbox entries, finished webhook bodies, abandoned uploads), and, when CLAMD_ADDRESS is set,
+SCAN_WORKER_THREADS scan-queue consumers (scanner/worker.py; in production the scanner Lambda consumes the
+queue instead).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from ferry.attachments import UploadPolicy, expire_abandoned
 from ferry.config import ConfigError, Deployable, Settings
 from ferry.db import utcnow
 from ferry.logs import configure_logging
+from ferry.notifications import listener_url, watch
+from ferry.outbox import CHANNEL as OUTBOX_CHANNEL
 from ferry.outbox import OutboxDelivery, RetryPolicy, prune_sent
 from ferry.ratelimit import prune
 from ferry.services import Services
@@ -43,29 +46,50 @@ AGENT_FILE_POLL_SECONDS = 0.5
 # Rate counters older than the longest window (one hour) count nothing any more.
 RATE_COUNTER_KEEP_SECONDS = 2 * 3600
 ERROR_PAUSE_SECONDS = 5.0
+OUTBOX_LISTENER_NAME = "ferry-outbox-wake"
+# The outbox loops keep their own safety poll: the listener's tick only wakes them after a reconnection.
+OUTBOX_WATCH_TICK_SECONDS = 60.0
+
+
+def _nothing_due() -> float | None:
+    return None
 
 
 @dataclass(frozen=True)
 class Loop:
-    """A unit of background work: `run_once` answers how much it did; 0 means wait `idle_seconds`."""
+    """A unit of background work: `run_once` answers how much it did; 0 means wait `idle_seconds`, or
+    less when `due_in` says work the loop scheduled itself falls due sooner, or until `wake` is set."""
 
     name: str
     run_once: Callable[[], int]
     idle_seconds: float
+    due_in: Callable[[], float | None] = _nothing_due
+    wake: threading.Event = field(default_factory=threading.Event)
+
+
+# Runs until the event is set: a thread beside the loops that wakes some of them (a notification).
+Watcher = Callable[[threading.Event], None]
 
 
 @dataclass
 class Worker:
-    """Runs loops in threads until `stop()`; a loop that raises is logged and carries on."""
+    """Runs loops (and watchers) in threads until `stop()`; a loop that raises is logged and carries on."""
 
     loops: list[Loop]
+    watchers: list[Watcher] = field(default_factory=list)
     stopping: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
 
     def start(self) -> None:
-        """Start one daemon thread per loop."""
+        """Start one daemon thread per loop and per watcher."""
         for loop in self.loops:
             thread = threading.Thread(target=self._run, args=(loop,), name=f"ferry-{loop.name}", daemon=True)
+            thread.start()
+            self.threads.append(thread)
+        for n, watcher in enumerate(self.watchers):
+            thread = threading.Thread(
+                target=watcher, args=(self.stopping,), name=f"ferry-watch-{n}", daemon=True
+            )
             thread.start()
             self.threads.append(thread)
         log.info("worker started", extra={"loops": [loop.name for loop in self.loops]})
@@ -73,6 +97,8 @@ class Worker:
     def stop(self, timeout: float = 30.0) -> None:
         """Ask every loop to stop after its current unit of work, and wait for them."""
         self.stopping.set()
+        for loop in self.loops:
+            loop.wake.set()
         for thread in self.threads:
             thread.join(timeout)
         alive = [t.name for t in self.threads if t.is_alive()]
@@ -80,7 +106,10 @@ class Worker:
             log.warning("worker threads still busy at shutdown", extra={"threads": alive})
 
     def _run(self, loop: Loop) -> None:
-        while not self.stopping.is_set():
+        while True:
+            loop.wake.clear()  # before the check and the work: a wake-up from now on ends the next wait
+            if self.stopping.is_set():
+                return
             try:
                 done = loop.run_once()
             except Exception:
@@ -88,7 +117,8 @@ class Worker:
                 self.stopping.wait(ERROR_PAUSE_SECONDS)
                 continue
             if done == 0:
-                self.stopping.wait(loop.idle_seconds)
+                due = loop.due_in()
+                loop.wake.wait(loop.idle_seconds if due is None else min(due, loop.idle_seconds))
 
 
 def outbox_client(settings: Settings) -> GenesysClient:
@@ -127,14 +157,39 @@ def outbox_delivery(services: Services, client: GenesysClient) -> OutboxDelivery
     )
 
 
-def build_loops(services: Services, client: GenesysClient) -> list[Loop]:
-    """Every loop the worker runs."""
+def build_worker(services: Services, client: GenesysClient) -> Worker:
+    """The worker with every loop it runs, and on PostgreSQL the outbox's listener."""
     settings = services.settings
     delivery = outbox_delivery(services, client)
-    loops = [
-        Loop(f"outbox-{n + 1}", delivery.run_once, settings.outbox_poll_seconds)
+    postgres = not services.db.is_sqlite
+    idle = settings.outbox_safety_poll_seconds if postgres else settings.outbox_poll_seconds
+    outbox = [
+        Loop(f"outbox-{n + 1}", delivery.run_once, idle, due_in=delivery.due_in)
         for n in range(settings.outbox_threads)
     ]
+
+    def wake_outbox(_payload: str = "") -> None:
+        for loop in outbox:
+            loop.wake.set()
+
+    def watch_outbox(stopping: threading.Event) -> None:
+        watch(
+            stopping,
+            tick=wake_outbox,
+            every=OUTBOX_WATCH_TICK_SECONDS,
+            on_note=wake_outbox,
+            channel=OUTBOX_CHANNEL,
+            name=OUTBOX_LISTENER_NAME,
+            url=listener_url(services.db.url),
+        )
+
+    return Worker([*outbox, *other_loops(services, client)], watchers=[watch_outbox] if postgres else [])
+
+
+def other_loops(services: Services, client: GenesysClient) -> list[Loop]:
+    """The loops beside the outbox's: webhook retries, agents' files, housekeeping, scans."""
+    settings = services.settings
+    loops = []
     handler = body_handler(services.db, settings)
     loops.append(
         Loop(
@@ -186,7 +241,7 @@ def main() -> int:
         configure_logging(settings.log_level)
         services = Services(settings)
         client = outbox_client(settings)
-        worker = Worker(build_loops(services, client))
+        worker = build_worker(services, client)
     except ConfigError as exc:
         print(f"ferry.worker: {exc}", file=sys.stderr)
         return 2

@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+import psycopg
 import pytest
 import requests
 from flask import Flask
@@ -27,7 +28,9 @@ from ferry.models import (
     OutboxKind,
     OutboxState,
 )
+from ferry.notifications import listener_url
 from ferry.outbox import (
+    CHANNEL,
     NotRetryable,
     OutboxDelivery,
     Outcome,
@@ -39,12 +42,14 @@ from ferry.outbox import (
     is_retryable,
     prune_sent,
     requeue_message,
+    revive_dead_entry,
 )
 from genesys.client import GenesysClient
 from genesys.errors import GenesysError, GenesysUnavailable
 from genesys.models import MediaType, OpenContentAttachment, OpenInboundMessageContent
 from genesys_standin.server import StandinServer
 from genesys_standin.settings import StandinSettings
+from tests.conftest import is_postgres
 from tests.uploader.live import seed_standin, wait_for
 
 INBOUND = "*/inbound/open/message"
@@ -247,6 +252,8 @@ def test_a_429_waits_at_least_retry_after_and_keeps_the_message_pending(
     assert "status=429" in (waiting.last_error or "")
     assert message(db, message_id).status == MessageStatus.PENDING
     assert claim_due(db, lease_seconds=LEASE) == []  # not due yet
+    due_in = delivery.due_in()  # when the worker's idle loops wake for it
+    assert due_in is not None and 6.5 < due_in <= (waiting.next_attempt_at - before).total_seconds() + 0.1
     (again,) = claim_due(db, lease_seconds=LEASE, now=waiting.next_attempt_at)
     assert delivery.deliver(again) is Outcome.SENT
     assert inbound_texts(standin) == ["later please"]
@@ -565,3 +572,18 @@ def test_after_a_timeout_genesys_is_asked_before_the_message_goes_again(
     assert inbound_texts(standin) == ["first", "second"]  # found at Genesys, not sent again
     conversations = requests.get(f"{standin.base_url}/_control/conversations", timeout=10).json()
     assert message(db, message_id).genesys_message_id == conversations[0]["messages"][1]["id"]
+
+
+def test_on_postgresql_a_new_or_revived_entry_notifies_the_worker(db: Database) -> None:
+    if not is_postgres(db.url):
+        pytest.skip("notifications are PostgreSQL's: on SQLite the worker polls")
+    with psycopg.connect(listener_url(db.url), autocommit=True) as listener:
+        listener.execute(f"LISTEN {CHANNEL}")
+        entry_id = queue_text(db, new_chat(db), "now")[1]
+        assert [n.channel for n in listener.notifies(timeout=5, stop_after=1)] == [CHANNEL]
+        with db.session() as session:
+            session.get_one(OutboxEntry, entry_id).state = OutboxState.DEAD  # refused: nothing to wake for
+        assert list(listener.notifies(timeout=0.5)) == []
+        with db.session() as session:
+            revive_dead_entry(session, entry_id)
+        assert [n.channel for n in listener.notifies(timeout=5, stop_after=1)] == [CHANNEL]

@@ -7,11 +7,13 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import requests
+from sqlalchemy import text
 
 from ferry.attachments import FileDeclaration, UploadPolicy, create_upload
 from ferry.config import PROJECT_ROOT
@@ -28,10 +30,10 @@ from ferry.models import (
 )
 from ferry.outbox import enqueue_message
 from ferry.services import Services
-from ferry.worker import Loop, Worker, _housekeeping
+from ferry.worker import OUTBOX_LISTENER_NAME, Loop, Worker, _housekeeping
 from genesys_standin.server import StandinServer
 from genesys_standin.settings import StandinSettings
-from tests.conftest import base_environ
+from tests.conftest import base_environ, is_postgres
 from tests.uploader.live import seed_standin, wait_for
 
 
@@ -93,35 +95,44 @@ def test_the_worker_refuses_to_start_without_an_integration(database_url: str, t
     assert "GENESYS_INTEGRATION_ID is required" in err
 
 
+def queue_message(db: Database, text_: str) -> int:
+    """A customer message of a new chat, written with its outbox entry as the app writes it."""
+    with db.session() as session:
+        chat = Chat(expires_at=utcnow() + timedelta(hours=1))
+        message = ChatMessage(chat=chat, direction=MessageDirection.CUSTOMER, text=text_)
+        session.add(message)
+        session.flush()
+        enqueue_message(session, message)
+        return message.id
+
+
+def is_sent(db: Database, message_id: int) -> bool:
+    with db.session() as session:
+        return session.get_one(ChatMessage, message_id).status == MessageStatus.SENT
+
+
+def worker_environ(
+    database_url: str, tmp_path: Path, standin_url: str, integration_id: str
+) -> dict[str, str]:
+    return {
+        **base_environ(database_url, tmp_path),
+        "GENESYS_API_BASE_URL": standin_url,
+        "GENESYS_LOGIN_BASE_URL": standin_url,
+        "GENESYS_INTEGRATION_ID": integration_id,
+        "OUTBOX_POLL_SECONDS": "0.05",
+    }
+
+
 def test_the_worker_process_delivers_the_outbox_and_stops_on_sigterm(
     database_url: str, tmp_path: Path
 ) -> None:
     db = Database(database_url)
     with StandinServer(StandinSettings(rate_limit_per_minute=0)) as standin:
         integration_id, _agent = seed_standin(standin.base_url, "http://127.0.0.1:9/genesys/webhook")
-        with db.session() as session:
-            chat = Chat(expires_at=utcnow() + timedelta(hours=1))
-            message = ChatMessage(chat=chat, direction=MessageDirection.CUSTOMER, text="from the queue")
-            session.add(message)
-            session.flush()
-            enqueue_message(session, message)
-            message_id = message.id
-        process = run_worker(
-            {
-                **base_environ(database_url, tmp_path),
-                "GENESYS_API_BASE_URL": standin.base_url,
-                "GENESYS_LOGIN_BASE_URL": standin.base_url,
-                "GENESYS_INTEGRATION_ID": integration_id,
-                "OUTBOX_POLL_SECONDS": "0.05",
-            }
-        )
+        message_id = queue_message(db, "from the queue")
+        process = run_worker(worker_environ(database_url, tmp_path, standin.base_url, integration_id))
         try:
-
-            def sent() -> bool:
-                with db.session() as session:
-                    return session.get_one(ChatMessage, message_id).status == MessageStatus.SENT
-
-            wait_for(sent, timeout=30)
+            wait_for(lambda: is_sent(db, message_id), timeout=30)
             conversations = requests.get(f"{standin.base_url}/_control/conversations", timeout=10).json()
             assert [m["text"] for m in conversations[0]["messages"]] == ["from the queue"]
         finally:
@@ -130,6 +141,68 @@ def test_the_worker_process_delivers_the_outbox_and_stops_on_sigterm(
     db.dispose()
     assert process.returncode == 0, err
     assert '"worker stopped"' in out
+
+
+def outbox_listeners(db: Database, terminate: bool = False) -> int:
+    """How many outbox listening connections PostgreSQL has (ended first, as a failure would, when asked)."""
+    query = "pg_terminate_backend(pid)" if terminate else "pid"
+    with db.autocommit() as connection:
+        return int(
+            connection.execute(
+                text(f"SELECT count({query}) FROM pg_stat_activity WHERE application_name = :name"),  # noqa: S608
+                {"name": OUTBOX_LISTENER_NAME},
+            ).scalar_one()
+        )
+
+
+def test_on_postgresql_a_notification_not_a_poll_delivers_and_a_lost_one_loses_nothing(
+    database_url: str, tmp_path: Path
+) -> None:
+    if not is_postgres(database_url):
+        pytest.skip("notifications are PostgreSQL's: on SQLite the worker polls (the test above)")
+    db = Database(database_url)
+    with StandinServer(StandinSettings(rate_limit_per_minute=0)) as standin:
+        integration_id, _agent = seed_standin(standin.base_url, "http://127.0.0.1:9/genesys/webhook")
+        # An hour's safety poll: within the test's waits only a notification (or a reconnection) delivers.
+        environ = worker_environ(database_url, tmp_path, standin.base_url, integration_id)
+        process = run_worker({**environ, "OUTBOX_SAFETY_POLL_SECONDS": "3600"})
+        try:
+            wait_for(lambda: outbox_listeners(db) == 1, timeout=30)
+            first = queue_message(db, "woken by its notification")
+            wait_for(lambda: is_sent(db, first), timeout=30)
+            assert outbox_listeners(db, terminate=True) == 1
+            lost = queue_message(db, "written while nobody listened")  # its notification reaches no one
+            wait_for(lambda: is_sent(db, lost), timeout=30)  # the reconnection reads the outbox
+            assert outbox_listeners(db) == 1
+        finally:
+            process.send_signal(signal.SIGTERM)
+            out, err = process.communicate(timeout=30)
+    db.dispose()
+    assert process.returncode == 0, err
+    assert "database notifications interrupted" in out
+
+
+def test_an_idle_loop_wakes_when_its_own_retry_falls_due_or_when_woken() -> None:
+    runs: list[float] = []
+    due: list[float | None] = [0.05]
+    finished = threading.Event()
+
+    def once() -> int:
+        runs.append(time.monotonic())
+        if len(runs) == 3:
+            finished.set()
+        return 0
+
+    loop = Loop("due", once, idle_seconds=3600, due_in=lambda: due.pop() if due else None)
+    worker = Worker([loop])
+    worker.start()
+    try:
+        wait_for(lambda: len(runs) == 2, timeout=10)  # the retry fell due: a second run, not an hour later
+        loop.wake.set()  # a notification
+        assert finished.wait(10)
+    finally:
+        worker.stop(timeout=10)
+    assert not worker.threads[0].is_alive()
 
 
 def test_housekeeping_expires_abandoned_uploads(services: Services) -> None:

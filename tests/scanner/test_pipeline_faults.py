@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from ferry.config import Settings
 from ferry.models import Attachment, AttachmentStatus
 from ferry.services import Services
-from ferry.worker import Worker, build_loops, outbox_client
+from ferry.worker import build_worker, outbox_client
 from genesys_standin.server import StandinServer
 from genesys_standin.settings import StandinSettings
 from tests.conftest import prepare_bucket
@@ -77,7 +77,7 @@ def test_fifty_files_reach_genesys_exactly_once_through_429_503_and_timeouts(
     for fault in FAULTS:
         requests.post(f"{standin.base_url}/_control/faults", json=fault, timeout=10).raise_for_status()
     client = outbox_client(services.settings)
-    worker = Worker(build_loops(services, client))
+    worker = build_worker(services, client)
     worker.start()
     try:
         chats = [new_chat(services.db, nickname=f"Customer {n}") for n in range(CHATS)]

@@ -17,7 +17,7 @@ import requests
 from ferry import create_app
 from ferry.config import DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_WEBHOOK_SECRET, Settings
 from ferry.services import Services
-from ferry.worker import Worker, build_loops, outbox_client
+from ferry.worker import Worker, build_worker, outbox_client
 from genesys.client import GenesysClient
 from genesys.models import OpenIntegrationRequest
 from genesys.webhook import SIGNATURE_HEADER, sign
@@ -173,7 +173,7 @@ class LiveStack:
 
     def start_worker(self) -> None:
         client = outbox_client(self.settings)
-        self.worker = Worker(build_loops(self.services, client))
+        self.worker = build_worker(self.services, client)
         self.worker.start()
         self._client = client
 
