@@ -48,6 +48,10 @@ from bench.chat import Deployed, deployed, percentile, webhook_round_trips  # no
 from devstack import postgres  # noqa: E402
 
 IDLE_SECONDS = 10.0
+# Before idle is measured, the opening's burst must land in the counters, not inside the idle window:
+# the statement counters are written every 0.2 s, and an idle PostgreSQL backend flushes its statistics
+# up to 10 s later (PGSTAT_IDLE_INTERVAL).
+SETTLE_SECONDS = 11.0
 ANSWER_SECONDS = 10.0
 HEADERS = {"X-Ferry-Chat": "1"}
 # Counts every statement of a process into COUNT_DIR/<pid>, once a second (bench only).
@@ -132,10 +136,16 @@ class Client:
                 self.loop.call_soon_threadsafe(stream.writer.close)
 
     def stop(self) -> None:
-        for task in self.tasks:
-            task.cancel()
+        async def cancel_all() -> None:
+            tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(cancel_all(), self.loop).result(timeout=60)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.pool.shutdown()
+        self.loop.close()
 
 
 def new_chats(ferry: str, count: int) -> list[Stream]:
@@ -218,6 +228,7 @@ def measure(
         time.sleep(0.1)
     phase.unanswered = sum(s.answered is None for s in streams)
     phase.answered_max = max((s.answered or 60.0) for s in streams)
+    time.sleep(SETTLE_SECONDS)
 
     pids = tree(stack.gunicorn.pid)
     before, pg_before, cpu_before, started = (
