@@ -50,7 +50,8 @@ from genesys.models import MediaType, OpenContentAttachment, OpenInboundMessageC
 from genesys_standin.server import StandinServer
 from genesys_standin.settings import StandinSettings
 from tests.conftest import is_postgres
-from tests.uploader.live import seed_standin, wait_for
+from tests.serving import wait_for
+from tests.uploader.live import seed_standin
 
 INBOUND = "*/inbound/open/message"
 LEASE = 30.0

@@ -34,7 +34,8 @@ from ferry.worker import OUTBOX_LISTENER_NAME, Loop, Worker, _housekeeping
 from genesys_standin.server import StandinServer
 from genesys_standin.settings import StandinSettings
 from tests.conftest import base_environ, is_postgres
-from tests.uploader.live import seed_standin, wait_for
+from tests.serving import wait_for
+from tests.uploader.live import seed_standin
 
 
 def test_a_loop_that_fails_is_logged_and_carries_on(caplog: pytest.LogCaptureFixture) -> None:

@@ -29,7 +29,7 @@ from scanner.daemon import ClamdStartError, ensure_lambda_clamd, stop_lambda_cla
 from scanner.handler import Runtime, handle_batch, lambda_handler
 from tests.conftest import base_environ, prepare_bucket
 from tests.scanner.stack import add_attachment, attachment, load_event, new_chat, outbox_entries, s3_event
-from tests.uploader.live import wait_for
+from tests.serving import wait_for
 
 A = "3f2b6a1e-8c4d-4e8a-9b7f-2a1c5d6e7f80"  # tests/events: ObjectCreated:Put
 B = "7d9e0c21-5b3a-4f6e-8d2c-1a0b9c8d7e6f"  # tests/events: ObjectCreated:CompleteMultipartUpload

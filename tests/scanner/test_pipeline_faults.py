@@ -21,7 +21,8 @@ from genesys_standin.server import StandinServer
 from genesys_standin.settings import StandinSettings
 from tests.conftest import prepare_bucket
 from tests.scanner.stack import add_attachment, by_channel_message_id, new_chat
-from tests.uploader.live import repeated_messages, seed_standin, wait_for
+from tests.serving import wait_for
+from tests.uploader.live import repeated_messages, seed_standin
 
 FILES = 50
 CHATS = 10

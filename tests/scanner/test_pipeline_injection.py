@@ -43,7 +43,8 @@ from tests.scanner.stack import (
     outbox_entries,
     s3_event,
 )
-from tests.uploader.live import seed_standin, wait_for
+from tests.serving import wait_for
+from tests.uploader.live import seed_standin
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from ferry.storage import S3Storage
 from scanner.pipeline import Disposition, ScanPipeline
 from scanner.worker import ScanConsumer
 from tests.scanner.stack import MIB, add_attachment, attachment, new_chat, s3_event, video_with_tail
-from tests.uploader.live import wait_for
+from tests.serving import wait_for
 
 
 @pytest.fixture

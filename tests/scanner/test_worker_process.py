@@ -22,7 +22,8 @@ from genesys_standin.server import StandinServer
 from genesys_standin.settings import StandinSettings
 from tests.conftest import base_environ, prepare_bucket
 from tests.scanner.stack import MIB, add_attachment, by_channel_message_id, new_chat, video_with_tail
-from tests.uploader.live import seed_standin, wait_for
+from tests.serving import wait_for
+from tests.uploader.live import seed_standin
 
 # Short lease and visibility: a killed worker's claim and message come back within seconds.
 SHORT = {"SCAN_LEASE_SECONDS": "2", "SCAN_VISIBILITY_SECONDS": "2", "SCAN_QUEUE_WAIT_SECONDS": "1"}

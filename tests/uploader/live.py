@@ -1,12 +1,12 @@
-"""A live stack for end-to-end tests: the Genesys stand-in, Ferry as a real HTTP server, and the outbox
-worker's loops in threads, wired together like `make run` wires the processes."""
+"""A live stack for end-to-end tests: the Genesys stand-in, Ferry as deployed (gunicorn, gevent, in its
+own processes), and the outbox worker's loops in threads, wired together like `make run` wires the
+processes."""
 
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +14,6 @@ from typing import Any
 
 import requests
 
-from ferry import create_app
 from ferry.config import DEV_CLIENT_ID, DEV_CLIENT_SECRET, DEV_WEBHOOK_SECRET, Settings
 from ferry.services import Services
 from ferry.worker import Worker, build_worker, outbox_client
@@ -25,7 +24,7 @@ from genesys_standin.control_client import StandinControl
 from genesys_standin.server import StandinServer
 from genesys_standin.settings import StandinSettings
 from tests.conftest import base_environ, free_port, moto_environ, prepare_bucket
-from tests.serving import LiveServer
+from tests.serving import Gunicorn
 
 # Short waits everywhere, so that a test with faults still takes seconds.
 FAST = {
@@ -38,18 +37,6 @@ FAST = {
     # Streams end (and the widget reconnects) every second, so that none outlives a test by much.
     "CHAT_STREAM_SECONDS": "1",
 }
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
-    """Poll `condition` until it answers something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(interval)
 
 
 def repeated_messages(conversations: list[dict[str, Any]]) -> tuple[int, set[str]]:
@@ -195,8 +182,8 @@ def live_stack(
     standin_settings: StandinSettings | None = None,
     worker: bool = True,
 ) -> Iterator[LiveStack]:
-    """Start the stand-in, Ferry (werkzeug, threaded, free port, S3 and SQS on the `moto` server) and the
-    worker; stop them all after."""
+    """Start the stand-in, Ferry as deployed (gunicorn with the shipped config, free port, S3 and SQS on
+    the `moto` server) and the worker; stop them all after."""
     standin = StandinServer(
         standin_settings
         or StandinSettings(
@@ -222,7 +209,7 @@ def live_stack(
         }
         settings = Settings.from_env(environ)
         prepare_bucket(settings)
-        with LiveServer(create_app(settings), port):
+        with Gunicorn(environ, port, tmp_path / "gunicorn.log"):
             stack = LiveStack(url, settings, standin, agent_id, Services(settings))
             try:
                 if worker:

@@ -12,7 +12,8 @@ import pytest
 import requests
 
 from genesys_standin.settings import StandinSettings
-from tests.uploader.live import ChatClient, LiveStack, live_stack, repeated_messages, wait_for
+from tests.serving import wait_for
+from tests.uploader.live import ChatClient, LiveStack, live_stack, repeated_messages
 
 INBOUND = "*/inbound/open/message"
 

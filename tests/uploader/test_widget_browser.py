@@ -21,7 +21,8 @@ from ferry.worker import outbox_client
 from genesys_standin.state import DEFAULT_PROFILE_ID
 from tests.conftest import free_port
 from tests.genesys.published import published_definitions
-from tests.uploader.live import LiveStack, live_stack, wait_for
+from tests.serving import wait_for
+from tests.uploader.live import LiveStack, live_stack
 
 pytestmark = pytest.mark.browser
 
