@@ -24,13 +24,19 @@ def post_worker_init(worker):
     """On SIGTERM end the event streams first, so the graceful shutdown does not wait for them."""
     import threading
 
+    from gevent import monkey, spawn
+
     from ferry.chatwake import stop_all
 
     previous = signal.getsignal(signal.SIGTERM)
 
     def handle_term(sig, frame):
-        # Not in the handler itself: stopping waits for the listener, and gevent forbids blocking here.
-        threading.Thread(target=stop_all, daemon=True).start()
+        # Not in the handler itself: stopping waits for the listener, and under gevent the handler runs
+        # in the hub, where nothing may block (not even starting a thread); a greenlet may.
+        if monkey.is_module_patched("threading"):
+            spawn(stop_all)
+        else:  # another worker class, e.g. gthread for a comparison
+            threading.Thread(target=stop_all, daemon=True).start()
         if callable(previous):
             previous(sig, frame)
 

@@ -1,6 +1,7 @@
 """A throwaway PostgreSQL cluster for the test suite (no systemd needed).
 
-`python -m devstack.postgres start DIR` prints a DATABASE_URL; `stop DIR` removes the cluster.
+`python -m devstack.postgres start DIR` prints a DATABASE_URL; `stop DIR` removes the cluster;
+`restart DIR` restarts it (for tests of what survives a database restart).
 """
 
 from __future__ import annotations
@@ -88,6 +89,28 @@ def start(directory: Path) -> str:
     return f"postgresql://postgres@127.0.0.1:{port}/ferry_test"
 
 
+def restart(directory: Path) -> None:
+    """Restart the cluster in `directory` as an operator would (fast shutdown: every session is ended),
+    on the same port; returns once it accepts connections again."""
+    quiet = {"stdout": subprocess.DEVNULL, "check": True}
+    subprocess.run(
+        _as_postgres(
+            [
+                _bin("pg_ctl"),
+                "-D",
+                str(directory / "data"),
+                "-l",
+                str(directory / "server.log"),
+                "-m",
+                "fast",
+                "-w",
+                "restart",
+            ]
+        ),
+        **quiet,
+    )  # type: ignore[call-overload]
+
+
 def stop(directory: Path) -> None:
     """Stop the cluster in `directory` and delete it."""
     data = directory / "data"
@@ -103,11 +126,13 @@ def stop(directory: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("action", choices=["start", "stop"])
+    parser.add_argument("action", choices=["start", "stop", "restart"])
     parser.add_argument("directory", type=Path)
     args = parser.parse_args(argv)
     if args.action == "start":
         print(start(args.directory))
+    elif args.action == "restart":
+        restart(args.directory)
     else:
         stop(args.directory)
     return 0

@@ -192,6 +192,9 @@ class Gunicorn:
             process.kill()
             process.wait()
             raise AssertionError(f"gunicorn did not stop within 30 s of SIGTERM: {self.log()}") from None
+        log = self._log_path.read_text(errors="replace")
+        if process.returncode != 0 or "Exception in worker process" in log:
+            raise AssertionError(f"gunicorn's shutdown failed (exit {process.returncode}): {self.log()}")
 
     def __enter__(self) -> Self:
         return self.start()

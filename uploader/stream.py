@@ -6,13 +6,15 @@ of truth) for messages with an id above the last one it sent, for status changes
 status can still change (only ever what the database holds: a receipt the webhook ignored changes
 nothing here), and for the agent's typing state. While waiting it holds no database connection and
 no thread (gunicorn's gevent worker: one greenlet). A stream ends after CHAT_STREAM_SECONDS, or at
-once when the process is told to stop; the widget reconnects with the last id it saw. Over the
-process's CHAT_MAX_STREAMS a new stream is refused with 503 and Retry-After.
+once when the process is told to stop; the widget reconnects with the last id it saw. A read the
+database fails (a restart) is tried again a second later on the same stream. Over the process's
+CHAT_MAX_STREAMS a new stream is refused with 503 and Retry-After.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,6 +22,7 @@ from typing import Any
 
 from flask import Response, request
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from ferry.chatwake import ChatWake, StreamsBusy, Waiter
@@ -33,7 +36,10 @@ from uploader.blueprint import bp
 from uploader.chat import agent_typing, live_chat, message_json
 from uploader.session import chat_for_token, presented_token
 
+log = logging.getLogger(__name__)
+
 HEARTBEAT_SECONDS = 15.0
+READ_RETRY_SECONDS = 1.0  # after the database failed a woken stream's read
 BUSY_RETRY_SECONDS = 5
 _OUTBOUND = (MessageDirection.CUSTOMER, MessageDirection.SYSTEM)
 
@@ -135,11 +141,19 @@ def run(stream: ChatStream, wake: ChatWake, waiter: Waiter, first: list[str]) ->
     deadline = time.monotonic() + stream.settings.chat_stream_seconds
     yield "retry: 1000\n\n" + "".join(first)
     last_write = time.monotonic()
-    woken = False
+    woken = unread = False
     while stream.live and not wake.stopping and time.monotonic() < deadline:
         if woken:  # a heartbeat alone reads nothing: an idle stream costs the database nothing
             waiter.event.clear()  # before reading, so a change committed meanwhile wakes the next wait
-            events = stream.poll()
+            try:
+                events, unread = stream.poll(), False
+            except OperationalError:
+                # The database is restarting or out of reach: keep the stream (a thousand widgets
+                # reconnecting at once would greet it when it is back) and read again shortly.
+                log.warning(
+                    "chat stream could not read the database; retrying", extra={"chat_id": stream.chat_id}
+                )
+                events, unread = [], True
             if events:
                 yield "".join(events)
                 last_write = time.monotonic()
@@ -150,10 +164,12 @@ def run(stream: ChatStream, wake: ChatWake, waiter: Waiter, first: list[str]) ->
             yield ": keep-alive\n\n"
             last_write = now
         timeout = min(deadline - now, last_write + HEARTBEAT_SECONDS - now)
+        if unread:
+            timeout = min(timeout, READ_RETRY_SECONDS)
         lapses = stream.typing_ends_in is not None and stream.typing_ends_in < timeout
         if lapses and stream.typing_ends_in is not None:  # the indicator goes off without any write
             timeout = stream.typing_ends_in + 0.05
-        woken = waiter.event.wait(max(0.0, timeout)) or lapses
+        woken = waiter.event.wait(max(0.0, timeout)) or lapses or unread
 
 
 @bp.get(f"{API}/events")

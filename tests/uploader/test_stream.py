@@ -10,12 +10,14 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy.exc import OperationalError
 
 from ferry.db import utcnow
 from ferry.models import Chat, ChatMessage, MessageDirection, MessageStatus
 from ferry.services import Services
 from tests.uploader.conftest import CSRF, start_chat
 from uploader.session import COOKIE_NAME
+from uploader.stream import ChatStream
 
 FAST_STREAM = {"chat_stream_poll_seconds": 0.01, "chat_stream_seconds": 10.0}
 
@@ -135,6 +137,33 @@ def test_a_message_written_by_another_process_reaches_the_stream(make_app: Calla
         if len(seen) == 1:
             seen += [data["text"] for _name, data in events.next()]
         assert seen == ["from the other process", "and me"]
+    finally:
+        events.close()
+
+
+def test_a_read_the_database_fails_is_tried_again_on_the_same_stream(
+    stream_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = stream_app.test_client()
+    chat_id = start_chat(client)["chat"]["id"]
+    events = Events(client)
+    reads: list[str] = []
+    read = ChatStream.poll
+
+    def restarting_database(stream: ChatStream) -> list[str]:
+        if not reads:
+            reads.append("failed")
+            raise OperationalError("SELECT", {}, Exception("the database system is shutting down"))
+        reads.append("read")
+        return read(stream)
+
+    try:
+        events.next()
+        monkeypatch.setattr(ChatStream, "poll", restarting_database)
+        add_agent_message(stream_app, chat_id, "after the restart")
+        ((name, data),) = events.next()
+        assert (name, data["text"]) == ("message", "after the restart")
+        assert reads[:2] == ["failed", "read"]
     finally:
         events.close()
 
