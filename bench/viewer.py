@@ -1,7 +1,7 @@
 """Viewer benchmark: what Ferry's checks cost an agent's click, and how rarely a click reaches Genesys.
 
-Starts a moto server (S3), the Genesys stand-in and Ferry under gunicorn (gunicorn.conf.py: gthread, 2
-workers) on a fresh SQLite database, signs one agent in through the real login, and measures:
+Starts a moto server (S3), the Genesys stand-in and Ferry under gunicorn (the shipped gunicorn.conf.py:
+gevent, 2 workers) on a fresh SQLite database, signs one agent in through the real login, and measures:
 
 - redirects per second of GET /files/<id>/download (session lookup, users/me re-check when due, the
   participant grant, the audit row, S3 tag check, presigning: the click on "Download") and of the page
@@ -311,7 +311,8 @@ def report(args: argparse.Namespace, bare: Measure, download: Measure, shown: Me
     server's and the load generator's, which on one small machine compete with Ferry for the same cores."""
     per_1000 = calls * 1000 / args.clicks
     database = "PostgreSQL" if args.database_url else "SQLite"
-    print(f"viewer bench: gunicorn gthread x2, {database}, S3 = moto server, {args.clients} client processes")
+    clients = f"{args.clients} client processes"
+    print(f"viewer bench: gunicorn (shipped config) x2, {database}, S3 = moto server, {clients}")
     print(f"  {'route':<30}{'req/s':>8}  {'ratio':>6}  {'worker CPU/req':>14}  {'CPU ratio':>9}")
     for name, measure in (
         ("bare redirect (reference)", bare),
