@@ -117,6 +117,6 @@ def login(client: FlaskClient, world: World) -> Login:
 def live(
     database_url: str, tmp_path: Path, moto_reset: str, standin_server: StandinServer
 ) -> Iterator[LiveFerry]:
-    """Ferry serving real HTTP from this process (for browsers, and for reading the app's own RSS)."""
+    """Ferry serving real HTTP as deployed, for browsers."""
     with LiveFerry.build(database_url, tmp_path, moto_reset, standin_server.base_url) as server:
         yield server

@@ -1,15 +1,13 @@
-"""Ferry as a real HTTP server in-process (werkzeug, threaded) on a free port, with S3 on a moto server."""
+"""Ferry as deployed (gunicorn, the shipped config) on a free port, with S3 on a moto server."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask
-
-from ferry import create_app
 from ferry.config import Settings
+from ferry.services import Services
 from tests.conftest import REGION, base_environ, free_port, moto_environ, prepare_bucket
-from tests.serving import LiveServer
+from tests.serving import Gunicorn
 from tests.viewer.world import World
 
 
@@ -27,21 +25,25 @@ def live_environ(database_url: str, tmp_path: Path, moto: str, world: World, por
     }
 
 
-def live_settings(database_url: str, tmp_path: Path, moto: str, world: World, port: int) -> Settings:
-    return Settings.from_env(live_environ(database_url, tmp_path, moto, world, port))
+class LiveFerry(Gunicorn):
+    """A running Ferry as deployed (gunicorn, the shipped config); `url` is its PUBLIC_BASE_URL, and
+    `services` reach the same database and bucket from the test, to seed and to check."""
 
-
-class LiveFerry(LiveServer):
-    """A running Ferry; `url` is its PUBLIC_BASE_URL."""
-
-    def __init__(self, app: Flask, port: int, world: World) -> None:
-        super().__init__(app, port)
+    def __init__(self, environ: dict[str, str], port: int, world: World, log_path: Path) -> None:
+        super().__init__(environ, port, log_path)
         self.world = world
+        self.services = Services(Settings.from_env(environ))
+
+    def stop(self) -> None:
+        try:
+            super().stop()
+        finally:
+            self.services.close()
 
     @classmethod
     def build(cls, database_url: str, tmp_path: Path, moto: str, standin_url: str) -> LiveFerry:
         port = free_port()
         world = World(standin_url).seed(["http://ferry.test", f"http://127.0.0.1:{port}"])
-        settings = live_settings(database_url, tmp_path, moto, world, port)
-        prepare_bucket(settings)
-        return cls(create_app(settings), port, world)
+        environ = live_environ(database_url, tmp_path, moto, world, port)
+        prepare_bucket(Settings.from_env(environ))
+        return cls(environ, port, world, tmp_path / "gunicorn.log")
