@@ -89,6 +89,14 @@ def run_worker(env: dict[str, str]) -> subprocess.Popen[str]:
     )
 
 
+def stopped(process: subprocess.Popen[str]) -> str:
+    """SIGTERM the worker, check it exited cleanly; answers what it logged (JSON lines on stdout)."""
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    return out
+
+
 def test_the_worker_refuses_to_start_without_an_integration(database_url: str, tmp_path: Path) -> None:
     process = run_worker({**base_environ(database_url, tmp_path), "GENESYS_INTEGRATION_ID": ""})
     _out, err = process.communicate(timeout=60)
@@ -137,10 +145,8 @@ def test_the_worker_process_delivers_the_outbox_and_stops_on_sigterm(
             conversations = requests.get(f"{standin.base_url}/_control/conversations", timeout=10).json()
             assert [m["text"] for m in conversations[0]["messages"]] == ["from the queue"]
         finally:
-            process.send_signal(signal.SIGTERM)
-            out, err = process.communicate(timeout=30)
+            out = stopped(process)
     db.dispose()
-    assert process.returncode == 0, err
     assert '"worker stopped"' in out
 
 
@@ -176,10 +182,8 @@ def test_on_postgresql_a_notification_not_a_poll_delivers_and_a_lost_one_loses_n
             wait_for(lambda: is_sent(db, lost), timeout=30)  # the reconnection reads the outbox
             assert outbox_listeners(db) == 1
         finally:
-            process.send_signal(signal.SIGTERM)
-            out, err = process.communicate(timeout=30)
+            out = stopped(process)
     db.dispose()
-    assert process.returncode == 0, err
     assert "database notifications interrupted" in out
 
 

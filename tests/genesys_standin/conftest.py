@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -18,18 +18,6 @@ from genesys_standin.settings import StandinSettings
 
 WEBHOOK_SECRET = "webhook-secret-0123456789"
 FAST = StandinSettings(webhook_backoff_base_seconds=0.01, webhook_timeout_seconds=2.0)
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 5.0) -> Any:
-    """Poll `condition` until it returns something truthy; fail the test at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout} s")
-        time.sleep(0.01)
 
 
 def assert_error_body(answer: requests.Response, status: int, code: str) -> dict[str, Any]:

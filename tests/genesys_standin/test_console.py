@@ -9,7 +9,8 @@ import pytest
 import requests
 
 from genesys_standin.console import linkify
-from tests.genesys_standin.conftest import FAST, LocalHttp, Standin, message_body, wait_until
+from tests.genesys_standin.conftest import FAST, LocalHttp, Standin, message_body
+from tests.serving import wait_for
 
 
 def csrf_of(html: str) -> str:
@@ -102,7 +103,7 @@ def test_attachment_previews(
     ]
     answer = standin.inbound(service_token, integration_id, message_body("files", content=content))
     conversation_id = answer.json()["conversationId"]
-    wait_until(lambda: standin.deliveries(kind="receipt"))
+    wait_for(lambda: standin.deliveries(kind="receipt"))
     sign_in(standin, standin.user())
     page = standin.http.get(
         f"{standin.url}/console/conversations/{conversation_id}/transcript", timeout=10
@@ -136,7 +137,7 @@ def test_assign_to_me_and_reply_from_the_console(
         timeout=10,
     )
     assert sent.status_code == 303
-    [reply] = wait_until(lambda: [d["payload"] for d in standin.deliveries(kind="message")])
+    [reply] = wait_for(lambda: [d["payload"] for d in standin.deliveries(kind="message")])
     assert reply["text"] == "Here you go"
     assert reply["content"][0]["attachment"]["filename"] == "map.png"
     assert reply["channel"]["from"]["nickname"] == "Alex Agent"
@@ -187,7 +188,7 @@ def test_typing_in_the_console_reaches_the_webhook(
     )
     answer = standin.http.post(typing_url, headers={"X-CSRF-Token": csrf}, timeout=10)
     assert answer.status_code == 204
-    [event] = wait_until(lambda: standin.deliveries(kind="event"))
+    [event] = wait_for(lambda: standin.deliveries(kind="event"))
     assert event["payload"]["events"][0]["eventType"] == "Typing"
 
 
@@ -203,7 +204,7 @@ def test_the_console_sends_quick_replies(standin: Standin, service_token: str, i
         timeout=10,
     )
     assert sent.status_code == 303
-    [reply] = wait_until(lambda: [d["payload"] for d in standin.deliveries(kind="message")])
+    [reply] = wait_for(lambda: [d["payload"] for d in standin.deliveries(kind="message")])
     assert reply["text"] == "What kind of claim?"
     assert [c["quickReply"] for c in reply["content"]] == [
         {"text": "Car", "payload": "Car", "action": "Message"},

@@ -23,7 +23,8 @@ import pytest
 
 from genesys_standin import schemas
 from tests.genesys.published import published_definitions
-from tests.genesys_standin.conftest import FAST, LocalHttp, Standin, message_body, wait_until
+from tests.genesys_standin.conftest import FAST, LocalHttp, Standin, message_body
+from tests.serving import wait_for
 
 # -- 1. the official SDK --------------------------------------------------------------------------------
 
@@ -214,7 +215,7 @@ def test_answers_and_webhook_payloads_match_the_published_definitions(
     check(definitions, "MessageConversation", conversation)
     assert {p["purpose"] for p in conversation["participants"]} == {"customer", "agent"}
 
-    deliveries = wait_until(lambda: (d := standin.deliveries()) and len(d) == 3 and d)
+    deliveries = wait_for(lambda: (d := standin.deliveries()) and len(d) == 3 and d)
     by_kind = {d["kind"]: d["payload"] for d in deliveries}
     check(definitions, "OpenReceiptNormalizedMessage", by_kind["receipt"])
     assert by_kind["receipt"]["status"] == "Failed"

@@ -8,14 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.genesys_standin.conftest import (
-    FAST,
-    LocalHttp,
-    Standin,
-    assert_error_body,
-    message_body,
-    wait_until,
-)
+from tests.genesys_standin.conftest import FAST, LocalHttp, Standin, assert_error_body, message_body
+from tests.serving import wait_for
 
 
 def field_names(body: dict[str, Any]) -> list[str]:
@@ -248,7 +242,7 @@ def test_an_attachment_is_fetched_without_credentials_and_delivered(
     assert message["content"][0]["contentType"] == "Attachment"
     assert message["content"][0]["attachment"]["url"] == url
 
-    [receipt] = wait_until(lambda: receipts(standin))
+    [receipt] = wait_for(lambda: receipts(standin))
     assert receipt["status"] == "Delivered"
     assert receipt["id"] == message["id"]
     assert receipt["channel"]["messageId"] == "att-1"
@@ -279,7 +273,7 @@ def test_an_attachment_over_the_limit_gives_a_failed_receipt(
         integration_id,
         attachment_message(f"{local_http.base_url}/big.bin", "video/mp4", "Video"),
     )
-    [receipt] = wait_until(lambda: receipts(standin))
+    [receipt] = wait_for(lambda: receipts(standin))
     assert receipt["status"] == "Failed"
     assert [r["code"] for r in receipt["reasons"]] == ["InvalidMediaContentLength"]
     assert receipt["reasons"][0]["message"]
@@ -315,7 +309,7 @@ def test_a_media_type_outside_the_profile_gives_a_failed_receipt_without_fetchin
         integration_id,
         attachment_message(f"{local_http.base_url}/ok.png", "image/png", message_id="att-2"),
     )
-    got = wait_until(lambda: (r := receipts(standin)) and len(r) == 2 and r)
+    got = wait_for(lambda: (r := receipts(standin)) and len(r) == 2 and r)
     assert [r["status"] for r in got] == ["Failed", "Delivered"]
     assert got[0]["reasons"][0]["code"] == "MediaTypeNotAllowed"
     assert [g.path for g in local_http.gets()] == ["/ok.png"]
@@ -327,7 +321,7 @@ def test_an_unreachable_attachment_gives_a_failed_receipt(
     standin.inbound(
         service_token, integration_id, attachment_message(f"{local_http.base_url}/missing.png", "image/png")
     )
-    [receipt] = wait_until(lambda: receipts(standin))
+    [receipt] = wait_for(lambda: receipts(standin))
     assert receipt["status"] == "Failed"
     assert receipt["reasons"][0]["code"] == "GeneralError"
 
@@ -336,7 +330,7 @@ def test_a_text_message_gets_a_delivered_receipt(
     standin: Standin, service_token: str, integration_id: str
 ) -> None:
     message = standin.inbound(service_token, integration_id, message_body()).json()
-    [receipt] = wait_until(lambda: receipts(standin))
+    [receipt] = wait_for(lambda: receipts(standin))
     assert (receipt["id"], receipt["status"]) == (message["id"], "Delivered")
 
 
@@ -346,7 +340,7 @@ def test_fetching_attachments_is_a_setting(
 ) -> None:
     url = f"{local_http.base_url}/never-fetched.png"
     standin.inbound(service_token, integration_id, attachment_message(url, "image/png"))
-    [receipt] = wait_until(lambda: receipts(standin))
+    [receipt] = wait_for(lambda: receipts(standin))
     assert receipt["status"] == "Delivered"
     assert local_http.gets() == []
     [stored] = standin.conversations()[0]["messages"][0]["attachments"]
@@ -360,7 +354,7 @@ def test_rehosting_is_a_setting(
     local_http.files["/p.png"] = ("image/png", b"png")
     url = f"{local_http.base_url}/p.png"
     standin.inbound(service_token, integration_id, attachment_message(url, "image/png"))
-    wait_until(lambda: receipts(standin))
+    wait_for(lambda: receipts(standin))
     [stored] = standin.conversations()[0]["messages"][0]["attachments"]
     assert (stored["status"], stored["hosted"], stored["view_url"]) == ("delivered", False, url)
 

@@ -13,7 +13,7 @@ import requests
 
 from genesys_standin.__main__ import settings_from_env
 from genesys_standin.settings import StandinSettings
-from tests.genesys_standin.conftest import wait_until
+from tests.serving import wait_for
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -69,7 +69,7 @@ def test_the_module_serves_on_the_given_port() -> None:
                 return None
             return answer
 
-        assert wait_until(settings, timeout=20)["home_org_name"] == "From env"
+        assert wait_for(settings, timeout=20)["home_org_name"] == "From env"
     finally:
         process.terminate()
         assert process.wait(timeout=10) == 0

@@ -18,8 +18,8 @@ from tests.genesys_standin.conftest import (
     Standin,
     assert_error_body,
     message_body,
-    wait_until,
 )
+from tests.serving import wait_for
 
 
 def independent_signature(body: bytes) -> str:
@@ -47,7 +47,7 @@ def test_an_agent_reply_reaches_the_webhook_signed_and_in_the_outbound_format(
     )
     assert sent.status_code == 201
 
-    post = wait_until(
+    post = wait_for(
         lambda: [p for p in local_http.posts() if b'"Outbound"' in p.body and b"Receipt" not in p.body]
     )[0]
     assert post.path == "/webhook"
@@ -69,7 +69,7 @@ def test_an_agent_reply_reaches_the_webhook_signed_and_in_the_outbound_format(
     conversation = standin.control("GET", f"/conversations/{conversation_id}").json()
     [agent] = [p for p in conversation["participants"] if p["purpose"] == "agent"]
     assert agent["user"]["id"] == agent_id
-    wait_until(
+    wait_for(
         lambda: (
             standin.control("GET", f"/conversations/{conversation_id}").json()["messages"][-1]["status"]
             == "sent"
@@ -81,7 +81,7 @@ def test_a_tampered_body_does_not_match_the_signature(
     standin: Standin, service_token: str, integration_id: str, local_http: LocalHttp
 ) -> None:
     start_conversation(standin, service_token, integration_id)
-    [post] = wait_until(lambda: local_http.posts())
+    [post] = wait_for(lambda: local_http.posts())
     assert post.headers["X-Hub-Signature-256"] == independent_signature(post.body)
     assert post.headers["X-Hub-Signature-256"] != independent_signature(
         post.body.replace(b"Delivered", b"Failed")
@@ -137,7 +137,7 @@ def test_webhook_headers_of_the_integration_are_sent(
         service_token, f"{local_http.base_url}/h", webhookHeaders={"X-Shared": "s3cret"}
     )
     start_conversation(standin, service_token, integration_id)
-    [post] = wait_until(lambda: local_http.posts())
+    [post] = wait_for(lambda: local_http.posts())
     assert post.headers["X-Shared"] == "s3cret"
 
 
@@ -146,7 +146,7 @@ def test_retries_on_503_then_succeeds(
 ) -> None:
     local_http.statuses.extend([503, 429])
     start_conversation(standin, service_token, integration_id)
-    [delivery] = wait_until(lambda: [d for d in standin.deliveries() if d["status"] != "pending"])
+    [delivery] = wait_for(lambda: [d for d in standin.deliveries() if d["status"] != "pending"])
     assert delivery["status"] == "delivered"
     assert [a["status"] for a in delivery["attempts"]] == [503, 429, 200]
     posts = local_http.posts()
@@ -161,7 +161,7 @@ def test_retries_after_a_timeout(
 ) -> None:
     local_http.delays.append(1.0)
     start_conversation(standin, service_token, integration_id)
-    [delivery] = wait_until(lambda: [d for d in standin.deliveries() if d["status"] != "pending"])
+    [delivery] = wait_for(lambda: [d for d in standin.deliveries() if d["status"] != "pending"])
     assert delivery["status"] == "delivered"
     assert [(a["status"], a.get("error")) for a in delivery["attempts"]] == [(None, "timeout"), (200, None)]
 
@@ -182,7 +182,7 @@ def test_gives_up_after_the_maximum_attempts(
 ) -> None:
     local_http.statuses.extend([500] * 10)
     start_conversation(standin, service_token, integration_id)
-    [delivery] = wait_until(lambda: [d for d in standin.deliveries() if d["status"] != "pending"])
+    [delivery] = wait_for(lambda: [d for d in standin.deliveries() if d["status"] != "pending"])
     assert delivery["status"] == "failed"
     assert len(delivery["attempts"]) == FAST.webhook_max_attempts == len(local_http.posts())
 
@@ -193,7 +193,7 @@ def test_other_client_errors_are_not_retried_when_so_configured(
 ) -> None:
     local_http.statuses.append(400)
     start_conversation(standin, service_token, integration_id)
-    [delivery] = wait_until(lambda: [d for d in standin.deliveries() if d["status"] != "pending"])
+    [delivery] = wait_for(lambda: [d for d in standin.deliveries() if d["status"] != "pending"])
     assert (delivery["status"], len(delivery["attempts"])) == ("failed", 1)
 
 
@@ -208,7 +208,7 @@ def test_every_non_2xx_is_a_failed_delivery_and_fails_the_conversation_at_last(
     local_http.statuses.extend([401, 403, 404, 400, 413, 400])
     conversation_id = start_conversation(standin, service_token, integration_id)
     assert conversation_of(standin, conversation_id)["delivery_failed"] is False
-    failed = wait_until(lambda: conversation_of(standin, conversation_id)["delivery_failed"])
+    failed = wait_for(lambda: conversation_of(standin, conversation_id)["delivery_failed"])
     assert failed is True
     [delivery] = standin.deliveries()
     assert delivery["status"] == "failed"
@@ -222,7 +222,7 @@ def test_a_delivery_that_succeeds_on_a_retry_leaves_the_conversation_alone(
 ) -> None:
     local_http.statuses.extend([400, 503])
     conversation_id = start_conversation(standin, service_token, integration_id)
-    [delivery] = wait_until(lambda: [d for d in standin.deliveries() if d["status"] != "pending"])
+    [delivery] = wait_for(lambda: [d for d in standin.deliveries() if d["status"] != "pending"])
     assert [a["status"] for a in delivery["attempts"]] == [400, 503, 200]
     assert conversation_of(standin, conversation_id)["delivery_failed"] is False
 
@@ -232,7 +232,7 @@ def test_an_unreachable_webhook_is_retried_then_failed(
 ) -> None:
     integration_id = standin.integration(service_token, "http://127.0.0.1:9/unreachable")
     start_conversation(standin, service_token, integration_id)
-    [delivery] = wait_until(lambda: [d for d in standin.deliveries() if d["status"] != "pending"])
+    [delivery] = wait_for(lambda: [d for d in standin.deliveries() if d["status"] != "pending"])
     assert delivery["status"] == "failed"
     assert len(delivery["attempts"]) == FAST.webhook_max_attempts
     assert all(a["status"] is None and a["error"] for a in delivery["attempts"])
@@ -243,13 +243,13 @@ def test_deliveries_keep_their_order_within_a_conversation(
 ) -> None:
     conversation_id = start_conversation(standin, service_token, integration_id)
     agent_id = standin.user()
-    wait_until(lambda: local_http.posts())  # the receipt of the customer's message
+    wait_for(lambda: local_http.posts())  # the receipt of the customer's message
     local_http.statuses.extend([503, 503])  # the first reply needs two retries; the others must wait for it
     for text in ("one", "two", "three"):
         standin.control(
             "POST", f"/conversations/{conversation_id}/messages", json={"user_id": agent_id, "text": text}
         )
-    wait_until(lambda: len(agent_posts(local_http)) >= 5)
+    wait_for(lambda: len(agent_posts(local_http)) >= 5)
     delivered = [p["text"] for p in agent_posts(local_http)]
     assert delivered == ["one", "one", "one", "two", "three"]
 
@@ -302,7 +302,7 @@ def test_agent_typing_reaches_the_webhook_when_enabled(
     answer = standin.control("POST", f"/conversations/{conversation_id}/typing", json={"user_id": agent_id})
     assert answer.status_code == 202
     assert answer.json()["delivery_id"]
-    [event] = wait_until(lambda: [p for p in agent_posts(local_http) if p["type"] == "Event"])
+    [event] = wait_for(lambda: [p for p in agent_posts(local_http) if p["type"] == "Event"])
     assert event["events"] == [
         {"eventType": "Typing", "typing": {"type": "On", "duration": FAST.typing_duration_ms}}
     ]
