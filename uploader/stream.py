@@ -86,9 +86,15 @@ class ChatStream:
         return [sse("statuses", snapshot), *self.read(session)]
 
     def poll(self) -> list[str]:
-        """Events since the last read, in a session of their own (held only while reading)."""
-        with self.db.session() as session:
-            return self.read(session)
+        """Events since the last read, in a session of their own (held only while reading). A read that
+        fails part way leaves the state as it was: nothing it read was sent, so it is read again."""
+        saved = (self.last_id, dict(self.statuses), self.typing, self.typing_ends_in)
+        try:
+            with self.db.session() as session:
+                return self.read(session)
+        except BaseException:
+            self.last_id, self.statuses, self.typing, self.typing_ends_in = saved
+            raise
 
     def read(self, session: Session) -> list[str]:
         """Events since the last read; clears `live` once the chat has ended."""

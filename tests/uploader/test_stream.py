@@ -11,6 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from ferry.db import utcnow
 from ferry.models import Chat, ChatMessage, MessageDirection, MessageStatus
@@ -148,18 +149,19 @@ def test_a_read_the_database_fails_is_tried_again_on_the_same_stream(
     chat_id = start_chat(client)["chat"]["id"]
     events = Events(client)
     reads: list[str] = []
-    read = ChatStream.poll
+    statuses = ChatStream._status_changes
 
-    def restarting_database(stream: ChatStream) -> list[str]:
+    def restarting_database(stream: ChatStream, session: Session) -> list[str]:
+        # Fails part way through a read: after the new message was read, before it was sent.
         if not reads:
             reads.append("failed")
             raise OperationalError("SELECT", {}, Exception("the database system is shutting down"))
         reads.append("read")
-        return read(stream)
+        return statuses(stream, session)
 
     try:
         events.next()
-        monkeypatch.setattr(ChatStream, "poll", restarting_database)
+        monkeypatch.setattr(ChatStream, "_status_changes", restarting_database)
         add_agent_message(stream_app, chat_id, "after the restart")
         ((name, data),) = events.next()
         assert (name, data["text"]) == ("message", "after the restart")
